@@ -1,1 +1,42 @@
-int main(void) { return 0; }
+/* camstream: the command-line front end of the core library. */
+#include "cli.h"
+#include "cs_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"run", cmd_run, "run an ONNX model on TensorProto inputs (ONNX backend-test layout)"},
+    {"bench", cmd_bench, "measure latency and throughput of ONNX models"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: camstream <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
+    fprintf(f, "\n'camstream <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("camstream %s\n", CS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "camstream: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages camstream needs to build, test and develop.
+# Idempotent: asks apt only for what is missing.
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --dev    also the development-time tools (PyTorch exporters, ...)
+set -euo pipefail
+
+pkgs=(
+  build-essential pkg-config meson ninja-build clang
+  libopenblas-dev libprotobuf-c-dev protobuf-c-compiler
+  libonnx-dev libonnx-testdata libcmocka-dev valgrind
+)
+dev_pkgs=(
+  python3-torch python3-torchvision python3-onnx python3-numpy python3-protobuf
+  nodejs npm clang-format
+)
+[ "${1:-}" = "--dev" ] && pkgs+=("${dev_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CS_MIN_OPSET 7
+#define CS_MIN_OPSET 1 /* ops refuse legacy attributes they do not implement */
 #define CS_MAX_OPSET 17
 
 static uint32_t hash_name(const char *s)
@@ -299,6 +299,12 @@ static cs_status load_graph(cs_model *m, const Onnx__GraphProto *g, cs_error *er
         if (d->max_in != 0 && (n->n_in < d->min_in || (d->max_in > 0 && n->n_in > d->max_in)))
             return cs_fail(err, CS_ERR_INVALID, "%s: node '%s' (%s): %d inputs, expected %d to %d",
                            src, n->name, n->op_type, n->n_in, d->min_in, d->max_in);
+        /* The first min_in inputs are required: an empty name there is not "absent". */
+        for (int i = 0; i < d->min_in && i < n->n_in; i++)
+            if (n->in[i] < 0)
+                return cs_fail(err, CS_ERR_INVALID,
+                               "%s: node '%s' (%s): input %d is required but its name is empty",
+                               src, n->name, n->op_type, i);
         for (size_t i = 0; i < np->n_output; i++) {
             const char *name = np->output[i] ? np->output[i] : "";
             if (!*name) {

@@ -131,6 +131,17 @@ static cs_status set_input_shapes(cs_plan *p, const cs_plan_opts *o, cs_error *e
                                    cs_shape_str(decl, b, sizeof b));
                 }
             cs_tensor_set_shape(&v->t, given->type, given->ndim, given->dims);
+            if (i < 64 && (o->const_inputs >> i & 1)) {
+                if (!given->data)
+                    return cs_fail(err, CS_ERR_INVALID,
+                                   "input '%s' is bound as a constant but has no data",
+                                   decl->name);
+                v->owned = alloc_aligned(cs_tensor_bytes(&v->t));
+                if (!v->owned) return cs_fail(err, CS_ERR_NOMEM, "out of memory");
+                memcpy(v->owned, given->data, cs_tensor_bytes(&v->t));
+                v->t.data = v->owned;
+                v->konst = v->readable = true;
+            }
         } else {
             if (decl->ndim < 0)
                 return cs_fail(err, CS_ERR_INVALID,

@@ -151,8 +151,23 @@ static int run_set(const cs_model *m, const char *dir, char *why, size_t len)
     o.threads = 2; /* exercise the threaded paths */
     o.input_shapes = shapes;
     o.n_input_shapes = n_in;
-    if (!(p = cs_plan_new(m, &o, &err))) goto out;
-    for (int i = 0; i < n_in; i++) memcpy(cs_plan_input(p, i)->data, in[i]->data, cs_tensor_bytes(in[i]));
+    p = cs_plan_new(m, &o, &err);
+    if (!p && strstr(err.msg, "must be constant")) {
+        /* Inputs that define shapes (Reshape's shape, Resize's sizes...) must be known when
+         * planning: bind every input but the first as a constant, as a deployment would. */
+        o.const_inputs = ~(uint64_t)1;
+        memset(&err, 0, sizeof err);
+        p = cs_plan_new(m, &o, &err);
+        if (!p && strstr(err.msg, "must be constant")) {
+            o.const_inputs = ~(uint64_t)0;
+            memset(&err, 0, sizeof err);
+            p = cs_plan_new(m, &o, &err);
+        }
+    }
+    if (!p) goto out;
+    for (int i = 0; i < n_in; i++)
+        if (!(o.const_inputs >> i & 1))
+            memcpy(cs_plan_input(p, i)->data, in[i]->data, cs_tensor_bytes(in[i]));
     if (cs_plan_run(p, &err) != CS_OK) goto out;
     rc = 0;
     for (int i = 0; i < n_out && rc == 0; i++) {

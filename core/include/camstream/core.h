@@ -100,6 +100,9 @@ typedef struct cs_plan_opts {
     /* Optional explicit input shapes (e.g. from test data); NULL = from the model. */
     const cs_tensor *input_shapes;
     int n_input_shapes;
+    /* Bit i set: graph input i is bound to input_shapes[i].data as a plan-time constant
+     * (for inputs that define shapes, such as a Reshape's target shape or Resize's sizes). */
+    uint64_t const_inputs;
 } cs_plan_opts;
 
 cs_plan_opts cs_plan_opts_default(void);

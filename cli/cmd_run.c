@@ -156,17 +156,18 @@ int cmd_run(int argc, char **argv)
     o.threads = threads;
     o.input_shapes = n_in ? shapes : NULL;
     o.n_input_shapes = n_in;
-    p = cs_plan_new(m, &o, &err);
+    p = cs_plan_new_binding(m, &o, &err);
     if (!p) {
         fprintf(stderr, "camstream run: %s\n", err.msg);
         goto done;
     }
     if (do_list) list_tensors(p);
-    if (n_in == 0) {
+    if (n_in != cs_model_n_inputs(m)) { /* --list alone */
         rc = 0;
         goto done;
     }
     for (int i = 0; i < n_in; i++) {
+        if (o.const_inputs >> i & 1) continue; /* bound at plan time */
         cs_tensor *x = cs_plan_input(p, i);
         memcpy(x->data, in_t[i]->data, cs_tensor_bytes(x));
     }

@@ -105,6 +105,43 @@ static cs_status make_steps(cs_plan *p, cs_error *err)
     return CS_OK;
 }
 
+/* CS_OK when 0 <= ndim <= CS_MAX_DIMS, every dim >= 0 and the element count fits 2^31 (the
+ * limit initializers have too), computed without overflow. */
+static cs_status check_dims(int ndim, const int64_t *dims)
+{
+    if (ndim < 0 || ndim > CS_MAX_DIMS) return CS_ERR_INVALID;
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] < 0) return CS_ERR_INVALID;
+        if (dims[d] > 0 && n > (INT64_C(1) << 31) / dims[d]) return CS_ERR_INVALID;
+        n *= dims[d];
+    }
+    return CS_OK;
+}
+
+/* Input shapes come from the model or the caller: refuse negative dims, more than
+ * CS_MAX_DIMS dims and sizes whose element count would overflow (2^31 elements at most, the
+ * limit initializers have too). */
+static cs_status check_input_dims(const char *name, int ndim, const int64_t *dims, cs_error *err)
+{
+    if (ndim < 0 || ndim > CS_MAX_DIMS)
+        return cs_fail(err, CS_ERR_INVALID, "input '%s': %d dimensions (0 to %d supported)", name,
+                       ndim, CS_MAX_DIMS);
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] < 0)
+            return cs_fail(err, CS_ERR_INVALID, "input '%s': dimension %d is negative (%lld)",
+                           name, d, (long long)dims[d]);
+        if (dims[d] > 0 && n > (INT64_C(1) << 31) / dims[d])
+            return cs_fail(err, CS_ERR_INVALID,
+                           "input '%s': dimension %d (%lld) makes the input too large (more "
+                           "than 2^31 elements)",
+                           name, d, (long long)dims[d]);
+        n *= dims[d];
+    }
+    return CS_OK;
+}
+
 static cs_status set_input_shapes(cs_plan *p, const cs_plan_opts *o, cs_error *err)
 {
     const cs_model *m = p->m;
@@ -114,6 +151,8 @@ static cs_status set_input_shapes(cs_plan *p, const cs_plan_opts *o, cs_error *e
         cs_pvalue *v = &p->v[m->inputs[i]];
         if (o->input_shapes && i < o->n_input_shapes) {
             const cs_tensor *given = &o->input_shapes[i];
+            cs_status st = check_input_dims(decl->name, given->ndim, given->dims, err);
+            if (st != CS_OK) return st;
             if (given->type != decl->type)
                 return cs_fail(err, CS_ERR_INVALID, "input '%s': given type %d, model expects %d",
                                decl->name, (int)given->type, (int)decl->type);
@@ -157,6 +196,8 @@ static cs_status set_input_shapes(cs_plan *p, const cs_plan_opts *o, cs_error *e
                                    "shape explicitly",
                                    decl->name, d);
             }
+            cs_status st = check_input_dims(decl->name, decl->ndim, dims, err);
+            if (st != CS_OK) return st;
             cs_tensor_set_shape(&v->t, decl->type, decl->ndim, dims);
         }
         v->shaped = true;
@@ -225,8 +266,20 @@ static cs_status infer_shapes(cs_plan *p, cs_error *err)
         bind(p, s);
         cs_status st = d->shape(n, s->in, s->out, err);
         if (st != CS_OK) return st;
-        for (int i = 0; i < n->n_out; i++)
-            if (n->out[i] >= 0) p->v[n->out[i]].shaped = true;
+        for (int i = 0; i < n->n_out; i++) {
+            if (n->out[i] < 0) continue;
+            /* Refuse absurd outputs (a Reshape or Resize asking for terabytes) before the
+             * memory plan tries to allocate them. */
+            const cs_tensor *t = &p->v[n->out[i]].t;
+            if (t->ndim >= 0 && check_dims(t->ndim, t->dims) != CS_OK) {
+                char shape[128];
+                return cs_node_fail(err, CS_ERR_INVALID, n,
+                                    "output '%s' of shape %s is too large (more than 2^31 "
+                                    "elements) or has a negative dimension",
+                                    t->name, cs_shape_str(t, shape, sizeof shape));
+            }
+            p->v[n->out[i]].shaped = true;
+        }
         bool foldable = (all_const && !(d->flags & CS_OPF_NO_FOLD)) ||
                         (d->flags & CS_OPF_SHAPE_ONLY);
         if (foldable) {
@@ -416,6 +469,19 @@ fail:
     (void)st;
     cs_plan_destroy(&p);
     return NULL;
+}
+
+cs_plan *cs_plan_new_binding(const cs_model *m, cs_plan_opts *o, cs_error *err)
+{
+    static const uint64_t masks[] = {0, ~(uint64_t)1, ~(uint64_t)0};
+    cs_plan *p = NULL;
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0] && !p; i++) {
+        o->const_inputs = masks[i];
+        if (err) memset(err, 0, sizeof *err);
+        p = cs_plan_new(m, o, err);
+        if (!p && (!err || !strstr(err->msg, "must be constant"))) break;
+    }
+    return p;
 }
 
 cs_status cs_plan_run(cs_plan *p, cs_error *err)

@@ -137,6 +137,14 @@ int cs_attr_floats(const cs_attrs *as, const char *name, float *out, int max)
     return a->n;
 }
 
+/* Plain comparisons instead of fminf/fmaxf: GCC keeps those as library calls and the loops
+ * would not vectorize. */
+static inline float clampf(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
 void cs_act_apply(const cs_act *act, float *x, int64_t n)
 {
     switch (act->kind) {
@@ -149,17 +157,17 @@ void cs_act_apply(const cs_act *act, float *x, int64_t n)
         for (int64_t i = 0; i < n; i++) x[i] = x[i] >= 0.f ? x[i] : x[i] * act->a;
         return;
     case CS_ACT_CLIP:
-        for (int64_t i = 0; i < n; i++) x[i] = fminf(fmaxf(x[i], act->a), act->b);
+        for (int64_t i = 0; i < n; i++) x[i] = clampf(x[i], act->a, act->b);
         return;
     case CS_ACT_SIGMOID:
         for (int64_t i = 0; i < n; i++) x[i] = 1.f / (1.f + expf(-x[i]));
         return;
     case CS_ACT_HARD_SIGMOID:
-        for (int64_t i = 0; i < n; i++) x[i] = fminf(fmaxf(act->a * x[i] + act->b, 0.f), 1.f);
+        for (int64_t i = 0; i < n; i++) x[i] = clampf(act->a * x[i] + act->b, 0.f, 1.f);
         return;
     case CS_ACT_HARD_SWISH:
         for (int64_t i = 0; i < n; i++)
-            x[i] = x[i] * fminf(fmaxf(x[i] / 6.f + 0.5f, 0.f), 1.f);
+            x[i] = x[i] * clampf(x[i] / 6.f + 0.5f, 0.f, 1.f);
         return;
     case CS_ACT_TANH:
         for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);

@@ -151,19 +151,9 @@ static int run_set(const cs_model *m, const char *dir, char *why, size_t len)
     o.threads = 2; /* exercise the threaded paths */
     o.input_shapes = shapes;
     o.n_input_shapes = n_in;
-    p = cs_plan_new(m, &o, &err);
-    if (!p && strstr(err.msg, "must be constant")) {
-        /* Inputs that define shapes (Reshape's shape, Resize's sizes...) must be known when
-         * planning: bind every input but the first as a constant, as a deployment would. */
-        o.const_inputs = ~(uint64_t)1;
-        memset(&err, 0, sizeof err);
-        p = cs_plan_new(m, &o, &err);
-        if (!p && strstr(err.msg, "must be constant")) {
-            o.const_inputs = ~(uint64_t)0;
-            memset(&err, 0, sizeof err);
-            p = cs_plan_new(m, &o, &err);
-        }
-    }
+    /* Inputs that define shapes (Reshape's shape, Resize's sizes...) must be known when
+     * planning: they are bound as constants, as a deployment would. */
+    p = cs_plan_new_binding(m, &o, &err);
     if (!p) goto out;
     for (int i = 0; i < n_in; i++)
         if (!(o.const_inputs >> i & 1))

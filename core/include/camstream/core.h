@@ -107,6 +107,11 @@ typedef struct cs_plan_opts {
 
 cs_plan_opts cs_plan_opts_default(void);
 cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err);
+/* Like cs_plan_new with input_shapes carrying data, for test-data layouts where a graph
+ * input defines a shape (Reshape's shape, Resize's sizes): when planning needs such an input
+ * constant, plans again with inputs 1.. (then all inputs) bound as constants. The mask used
+ * is left in o->const_inputs; bound inputs need no copying before a run. */
+cs_plan *cs_plan_new_binding(const cs_model *m, cs_plan_opts *o, cs_error *err);
 void cs_plan_destroy(cs_plan **p);
 
 int cs_plan_n_inputs(const cs_plan *p);

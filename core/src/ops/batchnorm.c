@@ -1,4 +1,136 @@
-/* placeholder: to be implemented */
+/* BatchNormalization, inference form (opsets 6-15): y = (x - mean) / sqrt(var + eps) *
+ * scale + B per channel of an N x C x ... tensor of any rank >= 2. The planner usually folds
+ * it into the preceding conv; this runs the ones that remain. Opsets 6-8 also have spatial=0,
+ * where the statistics hold one value per element of C x D1 x ... (no batch). */
 #include "../graph.h"
+#include "../threads.h"
 
-const cs_op_def cs_def_batchnorm = {.onnx_name = "BatchNormalization"};
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct {
+    float epsilon;
+    int spatial;
+    int training;
+} bn_params;
+
+static cs_status bn_init(cs_node *n, const cs_attrs *a, cs_error *err)
+{
+    bn_params *p = calloc(1, sizeof *p);
+    if (!p) return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory");
+    p->epsilon = cs_attr_float(a, "epsilon", 1e-5f);
+    /* spatial exists in opsets 6-8 only; later opsets always normalize per channel. */
+    p->spatial = n->opset <= 8 ? cs_attr_int(a, "spatial", 1) != 0 : 1;
+    p->training = n->opset >= 14 && cs_attr_int(a, "training_mode", 0) != 0;
+    n->params = p;
+    return CS_OK;
+}
+
+static const char *const bn_names[5] = {"X", "scale", "B", "mean", "var"};
+
+static cs_status bn_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const *out, cs_error *err)
+{
+    const bn_params *p = n->params;
+    if (p->training)
+        return cs_node_fail(err, CS_ERR_UNSUPPORTED, n,
+                            "training_mode=1 is not supported (inference only)");
+    int extra = 0;
+    for (int i = 1; i < n->n_out; i++)
+        if (!n->out || n->out[i] >= 0) extra++;
+    if (extra)
+        return cs_node_fail(err, CS_ERR_UNSUPPORTED, n,
+                            "only the inference form with one output is supported, node has "
+                            "%d outputs (running statistics are training outputs)",
+                            n->n_out);
+    if (n->n_in < 5)
+        return cs_node_fail(err, CS_ERR_INVALID, n, "needs 5 inputs (X, scale, B, mean, var)");
+    const cs_tensor *x = in[0];
+    char xs[96];
+    cs_shape_str(x, xs, sizeof xs);
+    for (int i = 0; i < 5; i++) {
+        if (!in[i]) return cs_node_fail(err, CS_ERR_INVALID, n, "input %s is missing", bn_names[i]);
+        if (in[i]->type != CS_F32)
+            return cs_node_fail(err, CS_ERR_UNSUPPORTED, n, "input %s must be float32",
+                                bn_names[i]);
+    }
+    if (x->ndim < 2)
+        return cs_node_fail(err, CS_ERR_INVALID, n, "X must be N x C x ... (at least 2-D), got %s",
+                            xs);
+    int64_t c = x->dims[1], per = 1;
+    for (int i = 1; i < x->ndim; i++) per *= x->dims[i];
+    if (p->spatial) per = c;
+    for (int i = 1; i < 5; i++) {
+        const cs_tensor *t = in[i];
+        char ts[96];
+        cs_shape_str(t, ts, sizeof ts);
+        if (p->spatial && (t->ndim != 1 || t->dims[0] != c))
+            return cs_node_fail(err, CS_ERR_INVALID, n,
+                                "%s must be 1-D of %lld (channels of X %s), got %s", bn_names[i],
+                                (long long)c, xs, ts);
+        if (!p->spatial && t->numel != per)
+            return cs_node_fail(err, CS_ERR_INVALID, n,
+                                "with spatial=0, %s must hold %lld values (X %s without the "
+                                "batch dim), got %s",
+                                bn_names[i], (long long)per, xs, ts);
+    }
+    cs_tensor_set_shape(out[0], CS_F32, x->ndim, x->dims);
+    return CS_OK;
+}
+
+typedef struct {
+    const float *x, *scale, *bias, *mean, *var;
+    float *y;
+    float eps;
+    int64_t c, inner; /* channels; floats per (n, c) plane */
+    int spatial;
+} bn_job;
+
+/* Planes [p0, p1) of the N*C planes. */
+static void bn_part(void *ctx, int64_t p0, int64_t p1)
+{
+    const bn_job *j = ctx;
+    for (int64_t pl = p0; pl < p1; pl++) {
+        int64_t c = pl % j->c;
+        const float *x = j->x + pl * j->inner;
+        float *y = j->y + pl * j->inner;
+        if (j->spatial) {
+            float a = j->scale[c] / sqrtf(j->var[c] + j->eps);
+            float b = j->bias[c] - j->mean[c] * a;
+            for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * a + b;
+        } else {
+            int64_t o = c * j->inner;
+            const float *s = j->scale + o, *bb = j->bias + o, *m = j->mean + o, *v = j->var + o;
+            for (int64_t i = 0; i < j->inner; i++)
+                y[i] = (x[i] - m[i]) * (s[i] / sqrtf(v[i] + j->eps)) + bb[i];
+        }
+    }
+}
+
+static void bn_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                       const cs_exec *ex)
+{
+    const bn_params *p = n->params;
+    const cs_tensor *x = in[0];
+    int64_t c = x->dims[1];
+    if (x->numel == 0) return;
+    bn_job j = {x->data,     in[1]->data, in[2]->data,
+                in[3]->data, in[4]->data, out[0]->data,
+                p->epsilon,  c,           x->numel / (x->dims[0] * c),
+                p->spatial};
+    int64_t planes = x->dims[0] * c;
+    if (x->numel < 32768)
+        bn_part(&j, 0, planes);
+    else
+        cs_parallel_for(ex, planes, bn_part, &j);
+}
+
+const cs_op_def cs_def_batchnorm = {
+    .onnx_name = "BatchNormalization",
+    .min_in = 5,
+    .max_in = 5,
+    .min_out = 1,
+    .max_out = 5,
+    .init = bn_init,
+    .shape = bn_shape,
+    .forward = bn_forward,
+};

@@ -201,6 +201,7 @@ void cs_fuse_activations(cs_plan *p)
         cs_node *an = &p->steps[c].node;
         cs_act act;
         if (an->in[0] != y || an->n_out != 1 || an->out[0] < 0 || !act_of(p, c, &act)) continue;
+        if (p->gradients && act.kind == CS_ACT_HARD_SWISH) continue; /* cs_act_backward */
         s->node.act = act;
         s->node.out[0] = an->out[0];
         s->out[0] = &p->v[an->out[0]].t;

@@ -161,6 +161,16 @@ typedef struct cs_op_def {
                     const cs_exec *ex);
     void (*free_params)(void *params);
     void (*free_prep)(void *prep);
+    /* Vector-Jacobian product. After forward() ran (in/out hold its values), ADDS the
+     * gradient w.r.t. input i into gin[i] for every gin[i] != NULL (same shape as in[i]).
+     * gout[j] is the gradient w.r.t. output j, NULL when nothing downstream needs it (treat
+     * as zero). A fused activation (n->act) is part of the op: gout is w.r.t. the activated
+     * output, whose derivative cs_act_backward computes from out[0]. Temporary memory only
+     * from ex->scratch, sized by backward_scratch. NULL: the op has no gradient. */
+    void (*backward)(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                     cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex);
+    /* Scratch bytes backward() needs (per plan, after shape()); NULL = none. */
+    size_t (*backward_scratch)(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out);
 } cs_op_def;
 
 /* flags */
@@ -189,6 +199,10 @@ extern const cs_op_def cs_def_dropout, cs_def_identity;
 
 /* Applies a fused activation to n floats in place. */
 void cs_act_apply(const cs_act *act, float *x, int64_t n);
+/* gx[i] = gy[i] * act'(x_i), with the derivative computed from the activated value y
+ * (every fusable activation but HardSwish allows it; the planner does not fuse HardSwish
+ * in plans made for gradients). gx may equal gy. */
+void cs_act_backward(const cs_act *act, const float *y, const float *gy, float *gx, int64_t n);
 
 /* Error helper: formats "node 'NAME' (OP): reason" into err and returns status. */
 cs_status cs_node_fail(cs_error *err, cs_status st, const cs_node *n, const char *fmt, ...)

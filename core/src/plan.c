@@ -440,6 +440,7 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
     }
     for (int i = 0; i < m->n_outputs; i++) p->v[m->outputs[i]].keep = true;
     for (int i = 0; i < m->n_inputs; i++) p->v[m->inputs[i]].keep = true;
+    p->gradients = o->gradients != 0;
     if (o->keep_all)
         for (int i = 0; i < m->n_values; i++) p->v[i].keep = true;
 
@@ -457,7 +458,7 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
         if (s->node.scratch_bytes > p->scratch_bytes) p->scratch_bytes = s->node.scratch_bytes;
         p->n_live_steps++;
     }
-    if ((st = plan_memory(p, o->keep_all, err)) != CS_OK) goto fail;
+    if ((st = plan_memory(p, o->keep_all || o->gradients, err)) != CS_OK) goto fail;
     if (p->scratch_bytes && !(p->scratch = alloc_aligned(p->scratch_bytes))) {
         st = cs_fail(err, CS_ERR_NOMEM, "out of memory for %zu bytes of scratch", p->scratch_bytes);
         goto fail;

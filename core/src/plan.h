@@ -41,6 +41,7 @@ struct cs_plan {
     void *scratch;
     size_t scratch_bytes;
     int n_live_steps;
+    bool gradients; /* made for cs_grad: everything kept, HardSwish not fused */
 };
 
 /* fuse.c: BatchNorm folding (before shapes) and activation fusion (after). */

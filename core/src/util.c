@@ -174,3 +174,34 @@ void cs_act_apply(const cs_act *act, float *x, int64_t n)
         return;
     }
 }
+
+void cs_act_backward(const cs_act *act, const float *y, const float *gy, float *gx, int64_t n)
+{
+    switch (act->kind) {
+    case CS_ACT_NONE:
+        if (gx != gy)
+            for (int64_t i = 0; i < n; i++) gx[i] = gy[i];
+        return;
+    case CS_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) gx[i] = y[i] > 0.f ? gy[i] : 0.f;
+        return;
+    case CS_ACT_LEAKY_RELU: /* y >= 0 exactly where x >= 0 for a positive alpha */
+        for (int64_t i = 0; i < n; i++) gx[i] = y[i] >= 0.f ? gy[i] : gy[i] * act->a;
+        return;
+    case CS_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++) gx[i] = y[i] > act->a && y[i] < act->b ? gy[i] : 0.f;
+        return;
+    case CS_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) gx[i] = gy[i] * y[i] * (1.f - y[i]);
+        return;
+    case CS_ACT_HARD_SIGMOID:
+        for (int64_t i = 0; i < n; i++) gx[i] = y[i] > 0.f && y[i] < 1.f ? gy[i] * act->a : 0.f;
+        return;
+    case CS_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) gx[i] = gy[i] * (1.f - y[i] * y[i]);
+        return;
+    case CS_ACT_HARD_SWISH: /* not recoverable from y; never fused in gradient plans */
+        for (int64_t i = 0; i < n; i++) gx[i] = 0.f;
+        return;
+    }
+}

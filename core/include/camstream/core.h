@@ -103,6 +103,9 @@ typedef struct cs_plan_opts {
     /* Bit i set: graph input i is bound to input_shapes[i].data as a plan-time constant
      * (for inputs that define shapes, such as a Reshape's target shape or Resize's sizes). */
     uint64_t const_inputs;
+    /* Plan for backward passes (cs_grad): every intermediate stays readable and no fused
+     * activation hides a value its derivative needs. */
+    int gradients;
 } cs_plan_opts;
 
 cs_plan_opts cs_plan_opts_default(void);
@@ -132,6 +135,25 @@ const cs_tensor *cs_plan_tensor(const cs_plan *p, const char *name, cs_error *er
 /* Size of the activation arena and the number of executed nodes after fusion. */
 size_t cs_plan_arena_bytes(const cs_plan *p);
 int cs_plan_n_steps(const cs_plan *p);
+
+/* ---- gradients (vector-Jacobian products) ------------------------------------------------ */
+
+typedef struct cs_grad cs_grad;
+
+/* Prepares backward passes from tensor `of` (e.g. the class logits) to each tensor named in
+ * wrt (an intermediate, the graph input, or a weight). The plan must have been made with
+ * opts.gradients = 1. Only the steps on a path from a wrt tensor to `of` run, so a gradient
+ * at the last feature map only runs the head. */
+cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt,
+                     cs_error *err);
+void cs_grad_destroy(cs_grad **g);
+/* ∂L/∂of, to fill before cs_grad_run (e.g. one-hot on a class); same shape as `of`,
+ * zero after cs_grad_new and left as the caller wrote it. */
+cs_tensor *cs_grad_seed(cs_grad *g);
+/* Backward over the values of the last cs_plan_run; allocates nothing. */
+cs_status cs_grad_run(cs_grad *g, cs_error *err);
+/* ∂L/∂wrt[i] after cs_grad_run (same shape as that tensor). */
+const cs_tensor *cs_grad_wrt(const cs_grad *g, int i);
 
 /* ---- ONNX TensorProto files (the layout of the ONNX backend test data) ------------------ */
 

@@ -135,12 +135,16 @@ done:
         cs_tensor_free(&gin[j]);
     }
     if (c.n.prep) {
-        if (c.d->free_prep) c.d->free_prep(c.n.prep);
-        else free(c.n.prep);
+        if (c.d->free_prep)
+            c.d->free_prep(c.n.prep);
+        else
+            free(c.n.prep);
     }
     if (c.n.params) {
-        if (c.d->free_params) c.d->free_params(c.n.params);
-        else free(c.n.params);
+        if (c.d->free_params)
+            c.d->free_params(c.n.params);
+        else
+            free(c.n.params);
     }
     return r;
 }

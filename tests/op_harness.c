@@ -35,8 +35,8 @@ h_result h_run(cs_op op, int opset, const cs_attr *attrs, int n_attrs, cs_tensor
         }
         if ((d->flags & CS_OPF_ALIAS) && in[0])
             memcpy(r.out[0].data, in[0]->data, cs_tensor_bytes(in[0]));
-        void *scratch = n.scratch_bytes ? aligned_alloc(64, (n.scratch_bytes + 63) / 64 * 64)
-                                        : NULL;
+        void *scratch =
+            n.scratch_bytes ? aligned_alloc(64, (n.scratch_bytes + 63) / 64 * 64) : NULL;
         cs_exec ex = {.threads = n.threads, .pool = cs_pool_new(n.threads), .scratch = scratch};
         cs_blas_threads(n.threads);
         d->forward(&n, in, outs, &ex);
@@ -44,12 +44,16 @@ h_result h_run(cs_op op, int opset, const cs_attr *attrs, int n_attrs, cs_tensor
         free(scratch);
     }
     if (n.prep) {
-        if (d->free_prep) d->free_prep(n.prep);
-        else free(n.prep);
+        if (d->free_prep)
+            d->free_prep(n.prep);
+        else
+            free(n.prep);
     }
     if (n.params) {
-        if (d->free_params) d->free_params(n.params);
-        else free(n.params);
+        if (d->free_params)
+            d->free_params(n.params);
+        else
+            free(n.params);
     }
     return r;
 }

@@ -82,8 +82,10 @@ static cs_status fold_one(cs_plan *p, int bn_k, cs_error *err)
     if (n->n_in > 2 && n->in[2] >= 0) {
         const cs_pvalue *b = &p->v[n->in[2]];
         if (!b->konst || b->t.type != CS_F32) return CS_OK;
-        if (b->t.numel == c) bias = b->t.data;
-        else if (b->t.numel != 1) return CS_OK; /* other broadcasts: leave unfused */
+        if (b->t.numel == c)
+            bias = b->t.data;
+        else if (b->t.numel != 1)
+            return CS_OK; /* other broadcasts: leave unfused */
     }
     float scalar_bias = 0.f;
     if (n->n_in > 2 && n->in[2] >= 0 && !bias) scalar_bias = *(const float *)p->v[n->in[2]].t.data;
@@ -127,8 +129,7 @@ cs_status cs_fold_batchnorm(cs_plan *p, cs_error *err)
 
 static bool is_fusable_producer(cs_op op)
 {
-    return op == CS_OP_CONV || op == CS_OP_CONV_TRANSPOSE || op == CS_OP_GEMM ||
-           op == CS_OP_MATMUL;
+    return op == CS_OP_CONV || op == CS_OP_CONV_TRANSPOSE || op == CS_OP_GEMM || op == CS_OP_MATMUL;
 }
 
 /* The activation of step c as a cs_act, or false when it cannot be fused. */
@@ -173,8 +174,10 @@ static bool act_of(const cs_plan *p, int k, cs_act *act)
             const cs_pvalue *v = &p->v[n->in[i]];
             if (!v->konst || v->t.type != CS_F32 || v->t.numel != 1) return false;
             float x = *(const float *)v->t.data;
-            if (i == 1) act->a = x;
-            else act->b = x;
+            if (i == 1)
+                act->a = x;
+            else
+                act->b = x;
         }
         return true;
     default:

@@ -63,8 +63,7 @@ static int find_value(const cs_plan *p, const char *name, const char *what, cs_e
     return id;
 }
 
-cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt,
-                     cs_error *err)
+cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt, cs_error *err)
 {
     if (!p->gradients) {
         cs_fail(err, CS_ERR_INVALID, "gradient: the plan was not made with opts.gradients = 1");
@@ -160,8 +159,7 @@ cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_w
             if (b > g->scratch_bytes) g->scratch_bytes = b;
         }
     }
-    if (g->scratch_bytes &&
-        !(g->scratch = aligned_alloc(64, (g->scratch_bytes + 63) / 64 * 64)))
+    if (g->scratch_bytes && !(g->scratch = aligned_alloc(64, (g->scratch_bytes + 63) / 64 * 64)))
         goto nomem;
     free(fwd);
     free(bwd);
@@ -173,6 +171,11 @@ fail:
     free(bwd);
     cs_grad_destroy(&g);
     return NULL;
+}
+
+int cs_grad_n_steps(const cs_grad *g)
+{
+    return g->n_steps;
 }
 
 cs_tensor *cs_grad_seed(cs_grad *g)

@@ -118,12 +118,18 @@ static cs_status decode_attr(const Onnx__AttributeProto *ap, cs_attr *a, const c
     if (!a->name) return cs_fail(err, CS_ERR_NOMEM, "%s: out of memory", src);
     int type = ap->has_type ? (int)ap->type : 0;
     if (!type) {
-        if (ap->n_ints) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-        else if (ap->n_floats) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
-        else if (ap->has_i) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        else if (ap->has_f) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-        else if (ap->has_s) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
-        else if (ap->t) type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+        if (ap->n_ints)
+            type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        else if (ap->n_floats)
+            type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+        else if (ap->has_i)
+            type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        else if (ap->has_f)
+            type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+        else if (ap->has_s)
+            type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+        else if (ap->t)
+            type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
     }
     switch (type) {
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
@@ -163,10 +169,12 @@ static cs_status decode_attr(const Onnx__AttributeProto *ap, cs_attr *a, const c
     }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         a->type = CS_ATTR_TENSOR;
-        if (!ap->t) return cs_fail(err, CS_ERR_PARSE, "%s: node '%s' (%s): attribute '%s' has no tensor", src, n->name, n->op_type, a->name);
+        if (!ap->t)
+            return cs_fail(err, CS_ERR_PARSE, "%s: node '%s' (%s): attribute '%s' has no tensor",
+                           src, n->name, n->op_type, a->name);
         char what[300];
-        snprintf(what, sizeof what, "%s: node '%s' (%s): attribute '%s'", src, n->name,
-                 n->op_type, a->name);
+        snprintf(what, sizeof what, "%s: node '%s' (%s): attribute '%s'", src, n->name, n->op_type,
+                 a->name);
         a->t = cs_tensor_from_proto(ap->t, what, err);
         if (!a->t) return err ? err->status : CS_ERR_PARSE;
         break;
@@ -178,8 +186,8 @@ static cs_status decode_attr(const Onnx__AttributeProto *ap, cs_attr *a, const c
     return CS_OK;
 }
 
-static cs_status decl_from_valueinfo(const Onnx__ValueInfoProto *vi, cs_tensor *t,
-                                     const char *src, const char *kind, cs_error *err)
+static cs_status decl_from_valueinfo(const Onnx__ValueInfoProto *vi, cs_tensor *t, const char *src,
+                                     const char *kind, cs_error *err)
 {
     memset(t, 0, sizeof *t);
     t->name = vi->name;
@@ -193,8 +201,8 @@ static cs_status decl_from_valueinfo(const Onnx__ValueInfoProto *vi, cs_tensor *
     int32_t et = tt->has_elem_type ? tt->elem_type : 0;
     if (et != CS_F32 && et != CS_I64)
         return cs_fail(err, CS_ERR_UNSUPPORTED,
-                       "%s: graph %s '%s' has element type %s (float32 and int64 only)", src,
-                       kind, vi->name, cs_onnx_type_name(et));
+                       "%s: graph %s '%s' has element type %s (float32 and int64 only)", src, kind,
+                       vi->name, cs_onnx_type_name(et));
     t->type = (cs_dtype)et;
     if (!tt->shape) return CS_OK;
     if (tt->shape->n_dim > CS_MAX_DIMS)
@@ -238,7 +246,8 @@ static cs_status load_graph(cs_model *m, const Onnx__GraphProto *g, cs_error *er
         const char *name = vi->name ? vi->name : "";
         int id = cs_model_find(m, name);
         if (id >= 0 && m->values[id].konst) continue;
-        if (id >= 0) return cs_fail(err, CS_ERR_PARSE, "%s: graph input '%s' is listed twice", src, name);
+        if (id >= 0)
+            return cs_fail(err, CS_ERR_PARSE, "%s: graph input '%s' is listed twice", src, name);
         cs_tensor decl;
         cs_status st = decl_from_valueinfo(vi, &decl, src, "input", err);
         if (st != CS_OK) return st;
@@ -278,7 +287,8 @@ static cs_status load_graph(cs_model *m, const Onnx__GraphProto *g, cs_error *er
         n->in = malloc(sizeof(int) * (n_in + 1));
         n->out = malloc(sizeof(int) * (np->n_output + 1));
         n->attrs = calloc(np->n_attribute + 1, sizeof(cs_attr));
-        if (!n->in || !n->out || !n->attrs) return cs_fail(err, CS_ERR_NOMEM, "%s: out of memory", src);
+        if (!n->in || !n->out || !n->attrs)
+            return cs_fail(err, CS_ERR_NOMEM, "%s: out of memory", src);
         n->n_in = (int)n_in;
         for (size_t i = 0; i < n_in; i++) {
             const char *name = np->input[i];
@@ -313,8 +323,8 @@ static cs_status load_graph(cs_model *m, const Onnx__GraphProto *g, cs_error *er
             }
             if (cs_model_find(m, name) >= 0)
                 return cs_fail(err, CS_ERR_INVALID,
-                               "%s: node '%s' (%s): output '%s' is already defined", src,
-                               n->name, n->op_type, name);
+                               "%s: node '%s' (%s): output '%s' is already defined", src, n->name,
+                               n->op_type, name);
             int id = add_value(m, name);
             if (id < 0) return cs_fail(err, CS_ERR_NOMEM, "%s: out of memory", src);
             m->values[id].producer = m->n_nodes - 1;
@@ -341,8 +351,8 @@ static cs_status load_graph(cs_model *m, const Onnx__GraphProto *g, cs_error *er
         const char *name = vi->name ? vi->name : "";
         int id = cs_model_find(m, name);
         if (id < 0)
-            return cs_fail(err, CS_ERR_INVALID, "%s: graph output '%s' is produced by no node",
-                           src, name);
+            return cs_fail(err, CS_ERR_INVALID, "%s: graph output '%s' is produced by no node", src,
+                           name);
         cs_tensor decl;
         cs_status st = decl_from_valueinfo(vi, &decl, src, "output", err);
         if (st != CS_OK) return st;
@@ -364,8 +374,8 @@ cs_model *cs_model_load_memory(const void *buf, size_t len, const char *what, cs
     }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
     if (!mp) {
-        cs_fail(err, CS_ERR_PARSE, "%s: not an ONNX model (protobuf parse failed: truncated or corrupt)",
-                what);
+        cs_fail(err, CS_ERR_PARSE,
+                "%s: not an ONNX model (protobuf parse failed: truncated or corrupt)", what);
         return NULL;
     }
     cs_model *m = calloc(1, sizeof *m);

@@ -39,13 +39,17 @@ static void free_node(cs_node *n)
 {
     const cs_op_def *d = cs_op_defs[n->op];
     if (n->prep) {
-        if (d->free_prep) d->free_prep(n->prep);
-        else free(n->prep);
+        if (d->free_prep)
+            d->free_prep(n->prep);
+        else
+            free(n->prep);
         n->prep = NULL;
     }
     if (n->params) {
-        if (d->free_params) d->free_params(n->params);
-        else free(n->params);
+        if (d->free_params)
+            d->free_params(n->params);
+        else
+            free(n->params);
         n->params = NULL;
     }
 }
@@ -130,8 +134,8 @@ static cs_status check_input_dims(const char *name, int ndim, const int64_t *dim
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) {
         if (dims[d] < 0)
-            return cs_fail(err, CS_ERR_INVALID, "input '%s': dimension %d is negative (%lld)",
-                           name, d, (long long)dims[d]);
+            return cs_fail(err, CS_ERR_INVALID, "input '%s': dimension %d is negative (%lld)", name,
+                           d, (long long)dims[d]);
         if (dims[d] > 0 && n > (INT64_C(1) << 31) / dims[d])
             return cs_fail(err, CS_ERR_INVALID,
                            "input '%s': dimension %d (%lld) makes the input too large (more "
@@ -158,23 +162,22 @@ static cs_status set_input_shapes(cs_plan *p, const cs_plan_opts *o, cs_error *e
                                decl->name, (int)given->type, (int)decl->type);
             if (decl->ndim >= 0 && given->ndim != decl->ndim)
                 return cs_fail(err, CS_ERR_INVALID,
-                               "input '%s': given %d dimensions, the model declares %d",
-                               decl->name, given->ndim, decl->ndim);
+                               "input '%s': given %d dimensions, the model declares %d", decl->name,
+                               given->ndim, decl->ndim);
             for (int d = 0; decl->ndim >= 0 && d < decl->ndim; d++)
                 if (decl->dims[d] >= 0 && decl->dims[d] != given->dims[d] &&
                     !(d == 0 && o->batch > 0)) {
                     char a[96], b[96];
                     return cs_fail(err, CS_ERR_INVALID,
-                                   "input '%s': shape %s does not fit the model's %s",
-                                   decl->name, cs_shape_str(given, a, sizeof a),
+                                   "input '%s': shape %s does not fit the model's %s", decl->name,
+                                   cs_shape_str(given, a, sizeof a),
                                    cs_shape_str(decl, b, sizeof b));
                 }
             cs_tensor_set_shape(&v->t, given->type, given->ndim, given->dims);
             if (i < 64 && (o->const_inputs >> i & 1)) {
                 if (!given->data)
                     return cs_fail(err, CS_ERR_INVALID,
-                                   "input '%s' is bound as a constant but has no data",
-                                   decl->name);
+                                   "input '%s' is bound as a constant but has no data", decl->name);
                 v->owned = alloc_aligned(cs_tensor_bytes(&v->t));
                 if (!v->owned) return cs_fail(err, CS_ERR_NOMEM, "out of memory");
                 memcpy(v->owned, given->data, cs_tensor_bytes(&v->t));
@@ -256,8 +259,7 @@ static cs_status infer_shapes(cs_plan *p, cs_error *err)
             if (n->in[i] < 0) continue;
             cs_pvalue *v = &p->v[n->in[i]];
             if (!v->shaped)
-                return cs_node_fail(err, CS_ERR_INVALID, n, "input '%s' has no shape",
-                                    v->t.name);
+                return cs_node_fail(err, CS_ERR_INVALID, n, "input '%s' has no shape", v->t.name);
             if (!v->konst) {
                 v->t.data = NULL;
                 all_const = false;
@@ -280,8 +282,8 @@ static cs_status infer_shapes(cs_plan *p, cs_error *err)
             }
             p->v[n->out[i]].shaped = true;
         }
-        bool foldable = (all_const && !(d->flags & CS_OPF_NO_FOLD)) ||
-                        (d->flags & CS_OPF_SHAPE_ONLY);
+        bool foldable =
+            (all_const && !(d->flags & CS_OPF_NO_FOLD)) || (d->flags & CS_OPF_SHAPE_ONLY);
         if (foldable) {
             st = fold_step(p, s, err);
             if (st != CS_OK) return st;
@@ -354,8 +356,8 @@ static cs_status plan_memory(cs_plan *p, bool keep_all, cs_error *err)
         for (int j = 0; j < m->n_inputs; j++) is_input |= m->inputs[j] == i;
         if (v->first_def < 0 && !is_input) continue; /* fused away */
         int end = v->last_use < v->first_def ? v->first_def : v->last_use;
-        bufs[nb++] = (cs_buf){i, (cs_tensor_bytes(&v->t) + ALIGN - 1) / ALIGN * ALIGN,
-                              v->first_def, end};
+        bufs[nb++] =
+            (cs_buf){i, (cs_tensor_bytes(&v->t) + ALIGN - 1) / ALIGN * ALIGN, v->first_def, end};
     }
     qsort(bufs, (size_t)nb, sizeof *bufs, by_size_desc);
     size_t total = 0;

@@ -10,9 +10,9 @@
 
 const char *cs_onnx_type_name(int32_t t)
 {
-    static const char *names[] = {"UNDEFINED", "FLOAT",  "UINT8",   "INT8",       "UINT16",
-                                  "INT16",     "INT32",  "INT64",   "STRING",     "BOOL",
-                                  "FLOAT16",   "DOUBLE", "UINT32",  "UINT64",     "COMPLEX64",
+    static const char *names[] = {"UNDEFINED",  "FLOAT",   "UINT8",  "INT8",   "UINT16",
+                                  "INT16",      "INT32",   "INT64",  "STRING", "BOOL",
+                                  "FLOAT16",    "DOUBLE",  "UINT32", "UINT64", "COMPLEX64",
                                   "COMPLEX128", "BFLOAT16"};
     if (t >= 0 && t < (int32_t)(sizeof names / sizeof names[0])) return names[t];
     return "UNKNOWN";
@@ -46,8 +46,7 @@ cs_tensor *cs_tensor_from_proto(const Onnx__TensorProto *tp, const char *what, c
     int64_t numel = 1;
     for (size_t i = 0; i < tp->n_dims; i++) {
         if (tp->dims[i] < 0) {
-            cs_fail(err, CS_ERR_PARSE, "%s: negative dimension %lld", what,
-                    (long long)tp->dims[i]);
+            cs_fail(err, CS_ERR_PARSE, "%s: negative dimension %lld", what, (long long)tp->dims[i]);
             return NULL;
         }
         if (tp->dims[i] > 0 && numel > CS_MAX_NUMEL / tp->dims[i]) {
@@ -130,8 +129,7 @@ void *cs_read_file(const char *path, size_t *len, cs_error *err)
     return read_all(path, len, err);
 }
 
-cs_tensor *cs_tensorproto_read_memory(const void *buf, size_t len, const char *what,
-                                      cs_error *err)
+cs_tensor *cs_tensorproto_read_memory(const void *buf, size_t len, const char *what, cs_error *err)
 {
     if (len == 0) {
         cs_fail(err, CS_ERR_PARSE, "%s: empty file, not a TensorProto", what);

@@ -15,8 +15,8 @@ struct cs_pool {
     pthread_t *tids;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;     /* bumped for every job */
-    atomic_int pending;  /* workers still running the current job */
+    atomic_uint gen;    /* bumped for every job */
+    atomic_int pending; /* workers still running the current job */
     atomic_int stop;
     cs_range_fn fn;
     void *ctx;

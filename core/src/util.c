@@ -166,8 +166,7 @@ void cs_act_apply(const cs_act *act, float *x, int64_t n)
         for (int64_t i = 0; i < n; i++) x[i] = clampf(act->a * x[i] + act->b, 0.f, 1.f);
         return;
     case CS_ACT_HARD_SWISH:
-        for (int64_t i = 0; i < n; i++)
-            x[i] = x[i] * clampf(x[i] / 6.f + 0.5f, 0.f, 1.f);
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] * clampf(x[i] / 6.f + 0.5f, 0.f, 1.f);
         return;
     case CS_ACT_TANH:
         for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);

@@ -154,6 +154,8 @@ cs_tensor *cs_grad_seed(cs_grad *g);
 cs_status cs_grad_run(cs_grad *g, cs_error *err);
 /* ∂L/∂wrt[i] after cs_grad_run (same shape as that tensor). */
 const cs_tensor *cs_grad_wrt(const cs_grad *g, int i);
+/* Number of steps a backward pass runs (it stops as early as the request allows). */
+int cs_grad_n_steps(const cs_grad *g);
 
 /* ---- ONNX TensorProto files (the layout of the ONNX backend test data) ------------------ */
 

@@ -6,6 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Model-supplied names go into messages: control characters (a newline in a node name) would
+ * break the one-line error contract, so they become '?'. */
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 cs_status cs_fail(cs_error *err, cs_status st, const char *fmt, ...)
 {
     if (err) {
@@ -13,6 +21,7 @@ cs_status cs_fail(cs_error *err, cs_status st, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        sanitize(err->msg);
         err->status = st;
     }
     return st;
@@ -28,6 +37,7 @@ cs_status cs_node_fail(cs_error *err, cs_status st, const cs_node *n, const char
         va_end(ap);
         snprintf(err->msg, sizeof err->msg, "node '%s' (%s): %s", n->name ? n->name : "?",
                  n->op_type ? n->op_type : "?", reason);
+        sanitize(err->msg);
         err->status = st;
     }
     return st;
@@ -66,7 +76,9 @@ void cs_tensor_set_shape(cs_tensor *t, cs_dtype type, int ndim, const int64_t *d
     t->numel = 1;
     for (int i = 0; i < ndim; i++) {
         t->dims[i] = dims[i];
-        t->numel *= dims[i];
+        /* Saturate instead of overflowing: the planner refuses anything past 2^31 elements. */
+        if (dims[i] < 0 || __builtin_mul_overflow(t->numel, dims[i], &t->numel))
+            t->numel = INT64_MAX;
     }
     for (int i = ndim; i < CS_MAX_DIMS; i++) t->dims[i] = 0;
 }

@@ -220,6 +220,88 @@ static void act_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const
         act_range(&j, 0, cnt);
 }
 
+/* ---- backward ------------------------------------------------------------------------------ */
+
+/* gx[i] += gy[i] * f'(x_i) over n floats. The derivative comes from x where a kink is
+ * involved (a step at a bound is taken as 0, as cs_act_backward does for fused activations)
+ * and from y = f(x) for Sigmoid and Tanh. */
+static void act_grad(const cs_act *act, const float *x, const float *y, const float *gy, float *gx,
+                     int64_t n)
+{
+    const float a = act->a, b = act->b;
+    switch (act->kind) {
+    case CS_ACT_NONE:
+        for (int64_t i = 0; i < n; i++) gx[i] += gy[i];
+        return;
+    case CS_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.f ? gy[i] : 0.f;
+        return;
+    case CS_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) gx[i] += x[i] >= 0.f ? gy[i] : gy[i] * a;
+        return;
+    case CS_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++) gx[i] += x[i] > a && x[i] < b ? gy[i] : 0.f;
+        return;
+    case CS_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) gx[i] += gy[i] * y[i] * (1.f - y[i]);
+        return;
+    case CS_ACT_HARD_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            float v = a * x[i] + b;
+            gx[i] += v > 0.f && v < 1.f ? gy[i] * a : 0.f;
+        }
+        return;
+    case CS_ACT_HARD_SWISH:
+        /* x * clamp(x/6 + 1/2, 0, 1): 0 below -3, 1 above 3, x/3 + 1/2 between. */
+        for (int64_t i = 0; i < n; i++) {
+            float d = x[i] * (1.f / 3.f) + 0.5f;
+            d = x[i] < -3.f ? 0.f : d;
+            d = x[i] > 3.f ? 1.f : d;
+            gx[i] += gy[i] * d;
+        }
+        return;
+    case CS_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) gx[i] += gy[i] * (1.f - y[i] * y[i]);
+        return;
+    }
+}
+
+typedef struct act_grad_job {
+    cs_act act;
+    const float *x, *y, *gy;
+    float *gx;
+} act_grad_job;
+
+static void act_grad_range(void *ctx, int64_t b, int64_t e)
+{
+    const act_grad_job *j = ctx;
+    act_grad(&j->act, j->x + b, j->y + b, j->gy + b, j->gx + b, e - b);
+}
+
+static void act_grad_run(const cs_act *act, const cs_tensor *x, const cs_tensor *y,
+                         const cs_tensor *gy, const cs_tensor *gx, const cs_exec *ex)
+{
+    act_grad_job j = {*act, x->data, y->data, gy->data, gx->data};
+    int64_t cnt = x->numel;
+    if (cnt >= ACT_PAR_MIN)
+        cs_parallel_for(ex, cnt, act_grad_range, &j);
+    else if (cnt > 0)
+        act_grad_range(&j, 0, cnt);
+}
+
+/* ∂ only w.r.t. X: Clip's bounds get none (they are constants in every model we run). */
+static void act_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                         cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0] || !gin[0]) return;
+    cs_act act = ((const act_params *)n->params)->act;
+    if (act.kind == CS_ACT_CLIP) {
+        if (n->n_in > 1 && in[1]) act.a = *(const float *)in[1]->data;
+        if (n->n_in > 2 && in[2]) act.b = *(const float *)in[2]->data;
+    }
+    act_grad_run(&act, in[0], out[0], gout[0], gin[0], ex);
+}
+
 /* ---- Identity and Dropout: the output is the input ---------------------------------------- */
 
 static cs_status identity_init(cs_node *n, const cs_attrs *a, cs_error *err)
@@ -266,6 +348,16 @@ static void pass_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
     if (out[0]->data != in[0]->data) memcpy(out[0]->data, in[0]->data, cs_tensor_bytes(in[0]));
 }
 
+/* gx += gy. In plans the output aliases the input, but their gradients are separate buffers.
+ * Dropout's ratio and training_mode get no gradient. */
+static void pass_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                          cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0] || !gin[0] || in[0]->type != CS_F32) return;
+    const cs_act none = {CS_ACT_NONE, 0.f, 0.f};
+    act_grad_run(&none, in[0], out[0], gout[0], gin[0], ex);
+}
+
 #define ACT_DEF(var, name, nin, initfn)                                                            \
     const cs_op_def var = {.onnx_name = name,                                                      \
                            .min_in = 1,                                                            \
@@ -274,7 +366,8 @@ static void pass_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
                            .max_out = 1,                                                           \
                            .init = initfn,                                                         \
                            .shape = act_shape,                                                     \
-                           .forward = act_forward}
+                           .forward = act_forward,                                                 \
+                           .backward = act_backward}
 
 ACT_DEF(cs_def_relu, "Relu", 1, relu_init);
 ACT_DEF(cs_def_leaky_relu, "LeakyRelu", 1, leaky_relu_init);
@@ -292,7 +385,8 @@ const cs_op_def cs_def_dropout = {.onnx_name = "Dropout",
                                   .flags = CS_OPF_ALIAS,
                                   .init = identity_init,
                                   .shape = dropout_shape,
-                                  .forward = pass_forward};
+                                  .forward = pass_forward,
+                                  .backward = pass_backward};
 
 const cs_op_def cs_def_identity = {.onnx_name = "Identity",
                                    .min_in = 1,
@@ -302,4 +396,5 @@ const cs_op_def cs_def_identity = {.onnx_name = "Identity",
                                    .flags = CS_OPF_ALIAS,
                                    .init = identity_init,
                                    .shape = pass_shape,
-                                   .forward = pass_forward};
+                                   .forward = pass_forward,
+                                   .backward = pass_backward};

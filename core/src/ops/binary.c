@@ -303,6 +303,241 @@ static void prelu_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
     bin_run(CS_OP_PRELU, in[0], &s, out[0], ex);
 }
 
+/* ---- backward ---------------------------------------------------------------------------------
+ *
+ * The gradient w.r.t. an operand T is Σ h(g, t, u) over the output elements that read each
+ * element of T, where g is the output's gradient, t the element of T and u the element of the
+ * other operand U. Over the collapsed dims T has stride 0 (broadcast: a sum) or not (one term
+ * per element). The work splits along T's first non-broadcast dim f: outputs with different
+ * indices in f never touch the same element of T, so threads write disjoint parts of the
+ * gradient without atomics. Same shape is one dim (an element-wise pass); a per-channel
+ * [C,1,1] operand on NxCxHxW is [N, C, H*W] split along C, each row a vectorized sum. A
+ * scalar T (no such dim) sums per-thread partials from scratch. */
+
+typedef enum { G_ADD, G_SUB, G_MUL_A, G_MUL_B, G_DIV_A, G_DIV_B, G_PRELU_X, G_PRELU_S } grad_kind;
+
+/* h(g, t, u) for each kind. */
+#define H_ADD(gv, tv, uv) (gv)
+#define H_SUB(gv, tv, uv) (-(gv))
+#define H_MUL(gv, tv, uv) ((gv) * (uv))
+#define H_DIV_A(gv, tv, uv) ((gv) / (uv))
+#define H_DIV_B(gv, tv, uv) (-((gv) * (uv) / (tv)) / (tv))
+#define H_PRELU_X(gv, tv, uv) ((tv) < 0.f ? (gv) * (uv) : (gv))
+#define H_PRELU_S(gv, tv, uv) ((uv) < 0.f ? (gv) * (uv) : 0.f)
+
+/* One row of n outputs: gt[i*it] += H(g[i], t[i*it], u[i*iu]) with it, iu in {0, 1}. With
+ * it == 0 the row is a sum, kept in 8 partial sums so that it vectorizes. */
+#define GRAD_ROW(H)                                                                                \
+    do {                                                                                           \
+        if (it) {                                                                                  \
+            if (iu)                                                                                \
+                for (int64_t i = 0; i < n; i++) gt[i] += H(g[i], t[i], u[i]);                      \
+            else {                                                                                 \
+                const float uv = u[0];                                                             \
+                (void)uv;                                                                          \
+                for (int64_t i = 0; i < n; i++) gt[i] += H(g[i], t[i], uv);                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            const float tv = t[0];                                                                 \
+            (void)tv;                                                                              \
+            float acc[8] = {0}, s = 0.f;                                                           \
+            int64_t i = 0;                                                                         \
+            if (iu) {                                                                              \
+                for (; i + 8 <= n; i += 8)                                                         \
+                    for (int k = 0; k < 8; k++) acc[k] += H(g[i + k], tv, u[i + k]);               \
+                for (; i < n; i++) s += H(g[i], tv, u[i]);                                         \
+            } else {                                                                               \
+                const float uv = u[0];                                                             \
+                (void)uv;                                                                          \
+                for (; i + 8 <= n; i += 8)                                                         \
+                    for (int k = 0; k < 8; k++) acc[k] += H(g[i + k], tv, uv);                     \
+                for (; i < n; i++) s += H(g[i], tv, uv);                                           \
+            }                                                                                      \
+            for (int k = 0; k < 8; k++) s += acc[k];                                               \
+            gt[0] += s;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static void grad_row(grad_kind kind, const float *g, const float *t, int64_t it, const float *u,
+                     int64_t iu, float *gt, int64_t n)
+{
+    switch (kind) {
+    case G_ADD:
+        GRAD_ROW(H_ADD);
+        break;
+    case G_SUB:
+        GRAD_ROW(H_SUB);
+        break;
+    case G_MUL_A:
+    case G_MUL_B:
+        GRAD_ROW(H_MUL);
+        break;
+    case G_DIV_A:
+        GRAD_ROW(H_DIV_A);
+        break;
+    case G_DIV_B:
+        GRAD_ROW(H_DIV_B);
+        break;
+    case G_PRELU_X:
+        GRAD_ROW(H_PRELU_X);
+        break;
+    case G_PRELU_S:
+        GRAD_ROW(H_PRELU_S);
+        break;
+    }
+}
+
+typedef struct grad_job {
+    grad_kind kind;
+    bcast bc;     /* sa: strides of T, sb: strides of U */
+    int f;        /* first dim where T has a non-zero stride; nd when none */
+    int64_t rest; /* outputs per index of dim f (product of the dims after it) */
+    const float *g, *t, *u;
+    float *gt;
+    float *partial; /* scalar T: one cache line per chunk */
+    int64_t chunks;
+} grad_job;
+
+/* Outputs [begin, end) in row-major order of dims f.. of the collapsed shape, from base
+ * offsets (output, T, U) fixed by the indices of dims before f. */
+static void grad_rows(const grad_job *j, float *gt, int64_t og, int64_t ot, int64_t ou,
+                      int64_t begin, int64_t end)
+{
+    const bcast *bc = &j->bc;
+    const int in = bc->nd - 1;
+    const int64_t len = bc->dims[in], it = bc->sa[in], iu = bc->sb[in];
+    int64_t idx[CS_MAX_DIMS] = {0};
+    int64_t row = begin / len, pos = begin % len;
+    for (int d = in - 1; d >= j->f; d--) {
+        idx[d] = row % bc->dims[d];
+        row /= bc->dims[d];
+        ot += idx[d] * bc->sa[d];
+        ou += idx[d] * bc->sb[d];
+    }
+    for (int64_t i = begin; i < end;) {
+        int64_t cnt = len - pos < end - i ? len - pos : end - i;
+        grad_row(j->kind, j->g + og + i, j->t + ot + pos * it, it, j->u + ou + pos * iu, iu,
+                 gt + ot + pos * it, cnt);
+        i += cnt;
+        pos = 0;
+        for (int d = in - 1; d >= j->f; d--) {
+            ot += bc->sa[d];
+            ou += bc->sb[d];
+            if (++idx[d] < bc->dims[d]) break;
+            ot -= bc->sa[d] * bc->dims[d];
+            ou -= bc->sb[d] * bc->dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/* Indices [b, e) of dim f, for every index of the (broadcast) dims before it. */
+static void grad_range(void *ctx, int64_t b, int64_t e)
+{
+    const grad_job *j = ctx;
+    const bcast *bc = &j->bc;
+    const int f = j->f;
+    int64_t idx[CS_MAX_DIMS] = {0}, ou = 0, og = 0;
+    const int64_t block = bc->dims[f] * j->rest; /* outputs per index of the dims before f */
+    for (;;) {
+        grad_rows(j, j->gt, og, 0, ou, b * j->rest, e * j->rest);
+        int d = f - 1;
+        for (; d >= 0; d--) {
+            ou += bc->sb[d];
+            if (++idx[d] < bc->dims[d]) break;
+            ou -= bc->sb[d] * bc->dims[d];
+            idx[d] = 0;
+        }
+        if (d < 0) return;
+        og += block;
+    }
+}
+
+/* Scalar T: chunk c of the flat output sums into its own partial. */
+static void grad_scalar_range(void *ctx, int64_t b, int64_t e)
+{
+    const grad_job *j = ctx;
+    int64_t total = j->rest;
+    for (int64_t c = b; c < e; c++) {
+        float *acc = j->partial + c * 16;
+        acc[0] = 0.f;
+        grad_rows(j, acc, 0, 0, 0, total * c / j->chunks, total * (c + 1) / j->chunks);
+    }
+}
+
+/* Chunks of a scalar operand's sum; backward_scratch gives each a 64-byte line. */
+static int64_t grad_chunks(const cs_node *n)
+{
+    return n->threads > 1 ? n->threads : 1;
+}
+
+/* gt += Σ h over the outputs, t and u the operands as broadcast into y's shape. */
+static void grad_run(const cs_node *n, grad_kind kind, const cs_tensor *t, const cs_tensor *u,
+                     const cs_tensor *y, const cs_tensor *g, const cs_tensor *gt, const cs_exec *ex)
+{
+    if (y->numel == 0) return;
+    grad_job j = {.kind = kind, .g = g->data, .t = t->data, .u = u->data, .gt = gt->data};
+    bcast_plan(t, u, &j.bc);
+    const bcast *bc = &j.bc;
+    j.f = 0;
+    while (j.f < bc->nd && bc->sa[j.f] == 0) j.f++;
+    const bool par = y->numel >= BIN_PAR_MIN;
+    if (j.f == bc->nd) {
+        /* T is a scalar: every output adds to its one element. */
+        j.f = 0;
+        j.rest = y->numel;
+        j.chunks = par ? grad_chunks(n) : 1;
+        j.partial = ex->scratch;
+        float one[16];
+        if (j.chunks == 1) j.partial = one;
+        if (j.chunks > 1)
+            cs_parallel_for(ex, j.chunks, grad_scalar_range, &j);
+        else
+            grad_scalar_range(&j, 0, 1);
+        float s = 0.f;
+        for (int64_t c = 0; c < j.chunks; c++) s += j.partial[c * 16];
+        j.gt[0] += s;
+        return;
+    }
+    j.rest = 1;
+    for (int d = j.f + 1; d < bc->nd; d++) j.rest *= bc->dims[d];
+    if (par)
+        cs_parallel_for(ex, bc->dims[j.f], grad_range, &j);
+    else
+        grad_range(&j, 0, bc->dims[j.f]);
+}
+
+static void arith_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                           cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0] || out[0]->type != CS_F32) return;
+    static const grad_kind ka[] = {
+        [CS_OP_ADD] = G_ADD, [CS_OP_SUB] = G_ADD, [CS_OP_MUL] = G_MUL_A, [CS_OP_DIV] = G_DIV_A};
+    static const grad_kind kb[] = {
+        [CS_OP_ADD] = G_ADD, [CS_OP_SUB] = G_SUB, [CS_OP_MUL] = G_MUL_B, [CS_OP_DIV] = G_DIV_B};
+    if (gin[0]) grad_run(n, ka[n->op], in[0], in[1], out[0], gout[0], gin[0], ex);
+    if (gin[1]) grad_run(n, kb[n->op], in[1], in[0], out[0], gout[0], gin[1], ex);
+}
+
+static void prelu_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                           cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0]) return;
+    cs_tensor s = prelu_slope(n, in[0], in[1]);
+    if (gin[0]) grad_run(n, G_PRELU_X, in[0], &s, out[0], gout[0], gin[0], ex);
+    if (gin[1]) {
+        /* The gradient has the slope's layout; view it with the same shape as s. */
+        cs_tensor gs = s;
+        gs.data = gin[1]->data;
+        grad_run(n, G_PRELU_S, &s, in[0], out[0], gout[0], &gs, ex);
+    }
+}
+
+static size_t bin_backward_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    return (size_t)grad_chunks(n) * 64;
+}
+
 #define ARITH_DEF(var, name)                                                                       \
     const cs_op_def var = {.onnx_name = name,                                                      \
                            .min_in = 2,                                                            \
@@ -311,7 +546,9 @@ static void prelu_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
                            .max_out = 1,                                                           \
                            .init = arith_init,                                                     \
                            .shape = arith_shape,                                                   \
-                           .forward = arith_forward}
+                           .forward = arith_forward,                                               \
+                           .backward = arith_backward,                                             \
+                           .backward_scratch = bin_backward_scratch}
 
 ARITH_DEF(cs_def_add, "Add");
 ARITH_DEF(cs_def_sub, "Sub");
@@ -325,4 +562,6 @@ const cs_op_def cs_def_prelu = {.onnx_name = "PRelu",
                                 .max_out = 1,
                                 .init = prelu_init,
                                 .shape = prelu_shape,
-                                .forward = prelu_forward};
+                                .forward = prelu_forward,
+                                .backward = prelu_backward,
+                                .backward_scratch = bin_backward_scratch};

@@ -387,6 +387,146 @@ static void pool_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
         pool_range(&j, 0, j.g.planes);
 }
 
+/* ---- backward -------------------------------------------------------------------------------
+ *
+ * Each output's gradient goes back through the taps of its window, found again with
+ * pool_window(): MaxPool routes it to the window's argmax (recomputed from the input; on ties
+ * the first maximum in scan order, as PyTorch), AveragePool spreads it over the taps with the
+ * forward's divisor. Planes are independent, so threads split them and never share a
+ * gradient element. */
+
+/* Windows along the innermost dim, the same for every output row and plane: computed once per
+ * backward when they fit this table (else per output). */
+#define POOL_GRAD_COLS 1024
+
+typedef struct pool_grad_job {
+    pool_geom g;
+    const float *x, *gy;
+    float *gx;
+    bool cols; /* the table below holds every window of dim 2 */
+    int64_t c_start[POOL_GRAD_COLS], c_a[POOL_GRAD_COLS], c_b[POOL_GRAD_COLS];
+    float c_n[POOL_GRAD_COLS]; /* taps in the padded input (count_include_pad) */
+} pool_grad_job;
+
+static void pool_grad_plane(const pool_grad_job *j, const float *x, const float *gy, float *gx)
+{
+    const pool_geom *g = &j->g;
+    const int64_t d0 = g->d[0], d1 = g->d[1], d2 = g->d[2], H = g->in[1], W = g->in[2];
+    const int64_t OW = g->out[2];
+    for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
+        int64_t a0, b0, n0;
+        int64_t s0 = pool_window(g, 0, o0, &a0, &b0, &n0);
+        for (int64_t o1 = 0; o1 < g->out[1]; o1++, gy += OW) {
+            int64_t a1, b1, n1;
+            int64_t s1 = pool_window(g, 1, o1, &a1, &b1, &n1);
+            if (b0 <= a0 || b1 <= a1) continue;
+            for (int64_t o2 = 0; o2 < OW; o2++) {
+                int64_t a2, b2, n2, s2;
+                if (j->cols) {
+                    s2 = j->c_start[o2];
+                    a2 = j->c_a[o2];
+                    b2 = j->c_b[o2];
+                    n2 = (int64_t)j->c_n[o2];
+                } else {
+                    s2 = pool_window(g, 2, o2, &a2, &b2, &n2);
+                }
+                if (b2 <= a2) continue;
+                if (g->kind == POOL_MAX) {
+                    /* First maximum in scan order: only a strictly larger value moves it. */
+                    int64_t best = ((s0 + a0 * d0) * H + s1 + a1 * d1) * W + s2 + a2 * d2;
+                    float m = x[best];
+                    for (int64_t t0 = a0; t0 < b0; t0++)
+                        for (int64_t t1 = a1; t1 < b1; t1++) {
+                            const int64_t r = ((s0 + t0 * d0) * H + s1 + t1 * d1) * W + s2;
+                            for (int64_t t2 = a2; t2 < b2; t2++) {
+                                const float v = x[r + t2 * d2];
+                                best = v > m ? r + t2 * d2 : best;
+                                m = v > m ? v : m;
+                            }
+                        }
+                    gx[best] += gy[o2];
+                    continue;
+                }
+                int64_t cnt =
+                    g->kind == POOL_AVG_INCL_PAD ? n0 * n1 * n2 : (b0 - a0) * (b1 - a1) * (b2 - a2);
+                const float v = gy[o2] / (float)cnt;
+                for (int64_t t0 = a0; t0 < b0; t0++)
+                    for (int64_t t1 = a1; t1 < b1; t1++) {
+                        float *r = gx + ((s0 + t0 * d0) * H + s1 + t1 * d1) * W + s2;
+                        for (int64_t t2 = a2; t2 < b2; t2++) r[t2 * d2] += v;
+                    }
+            }
+        }
+    }
+}
+
+/* AveragePool in 2-D (or 1-D) without dilation, separably: each output row spreads its
+ * gradients over a padded row buffer (one window of kw columns per output), and the buffer is
+ * added to every input row of the vertical window. The divisor factors into rows x columns, as
+ * in the forward. */
+static void avg_grad_plane_2d(const pool_grad_job *j, const float *gy, float *gx)
+{
+    const pool_geom *g = &j->g;
+    const int64_t W = g->in[2], OH = g->out[1], OW = g->out[2];
+    const int64_t kw = g->k[2], sw = g->s[2], pw = g->pb[2];
+    const bool incl = g->kind == POOL_AVG_INCL_PAD;
+    float t[POOL_ROW_MAX];
+    const int64_t tl = (OW - 1) * sw + kw, n = W < tl - pw ? W : tl - pw;
+    const float *tt = t + pw;
+    for (int64_t oh = 0; oh < OH; oh++, gy += OW) {
+        int64_t a, b, np;
+        int64_t h = pool_window(g, 1, oh, &a, &b, &np);
+        if (b <= a) continue;
+        const float nr = (float)(incl ? np : b - a);
+        for (int64_t c = 0; c < tl; c++) t[c] = 0.f;
+        for (int64_t ow = 0; ow < OW; ow++) {
+            /* Columns of this window inside the input (or the padded input). */
+            const float ncol = incl ? j->c_n[ow] : (float)(j->c_b[ow] - j->c_a[ow]);
+            const float v = gy[ow] / (ncol * nr);
+            float *p = t + ow * sw;
+            for (int64_t c = 0; c < kw; c++) p[c] += v;
+        }
+        for (int64_t i = a; i < b; i++) {
+            float *r = gx + (h + i) * W;
+            for (int64_t c = 0; c < n; c++) r[c] += tt[c];
+        }
+    }
+}
+
+static void pool_grad_range(void *ctx, int64_t b, int64_t e)
+{
+    const pool_grad_job *j = ctx;
+    const pool_geom *g = &j->g;
+    const bool sep = g->kind != POOL_MAX && j->cols && pool_2d_fits(g);
+    for (int64_t p = b; p < e; p++) {
+        if (sep)
+            avg_grad_plane_2d(j, j->gy + p * g->out_size, j->gx + p * g->in_size);
+        else
+            pool_grad_plane(j, j->x + p * g->in_size, j->gy + p * g->out_size,
+                            j->gx + p * g->in_size);
+    }
+}
+
+static void pool_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                          cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0] || !gin[0]) return;
+    pool_grad_job j = {.x = in[0]->data, .gy = gout[0]->data, .gx = gin[0]->data};
+    const char *why;
+    int bad;
+    pool_geometry(n->params, in[0], &j.g, &why, &bad);
+    j.cols = j.g.out[2] <= POOL_GRAD_COLS;
+    for (int64_t o = 0; j.cols && o < j.g.out[2]; o++) {
+        int64_t np;
+        j.c_start[o] = pool_window(&j.g, 2, o, &j.c_a[o], &j.c_b[o], &np);
+        j.c_n[o] = (float)np;
+    }
+    if (in[0]->numel >= POOL_PAR_MIN)
+        cs_parallel_for(ex, j.g.planes, pool_grad_range, &j);
+    else
+        pool_grad_range(&j, 0, j.g.planes);
+}
+
 /* ---- global pools -----------------------------------------------------------------------------
  */
 
@@ -471,6 +611,46 @@ static void global_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *co
         global_range(&j, 0, planes);
 }
 
+typedef struct global_grad_job {
+    const float *x, *gy;
+    float *gx;
+    int64_t size;
+    bool max;
+} global_grad_job;
+
+static void global_grad_range(void *ctx, int64_t b, int64_t e)
+{
+    const global_grad_job *j = ctx;
+    for (int64_t p = b; p < e; p++) {
+        const float *x = j->x + p * j->size;
+        float *gx = j->gx + p * j->size;
+        if (j->max) {
+            /* The first maximum, as PyTorch: the forward's value, found again. */
+            const float m = plane_max(x, j->size);
+            int64_t i = 0;
+            while (i < j->size - 1 && !(x[i] == m)) i++;
+            gx[i] += j->gy[p];
+        } else {
+            const float v = j->gy[p] / (float)j->size;
+            for (int64_t i = 0; i < j->size; i++) gx[i] += v;
+        }
+    }
+}
+
+static void global_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                            cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const cs_tensor *x = in[0];
+    if (!gout[0] || !gin[0] || x->numel == 0) return;
+    int64_t planes = x->dims[0] * x->dims[1];
+    global_grad_job j = {x->data, gout[0]->data, gin[0]->data, x->numel / planes,
+                         n->op == CS_OP_GLOBAL_MAXPOOL};
+    if (x->numel >= POOL_PAR_MIN)
+        cs_parallel_for(ex, planes, global_grad_range, &j);
+    else
+        global_grad_range(&j, 0, planes);
+}
+
 const cs_op_def cs_def_maxpool = {.onnx_name = "MaxPool",
                                   .min_in = 1,
                                   .max_in = 1,
@@ -478,7 +658,8 @@ const cs_op_def cs_def_maxpool = {.onnx_name = "MaxPool",
                                   .max_out = 2,
                                   .init = maxpool_init,
                                   .shape = pool_shape,
-                                  .forward = pool_forward};
+                                  .forward = pool_forward,
+                                  .backward = pool_backward};
 
 const cs_op_def cs_def_avgpool = {.onnx_name = "AveragePool",
                                   .min_in = 1,
@@ -487,7 +668,8 @@ const cs_op_def cs_def_avgpool = {.onnx_name = "AveragePool",
                                   .max_out = 1,
                                   .init = avgpool_init,
                                   .shape = pool_shape,
-                                  .forward = pool_forward};
+                                  .forward = pool_forward,
+                                  .backward = pool_backward};
 
 const cs_op_def cs_def_global_avgpool = {.onnx_name = "GlobalAveragePool",
                                          .min_in = 1,
@@ -496,7 +678,8 @@ const cs_op_def cs_def_global_avgpool = {.onnx_name = "GlobalAveragePool",
                                          .max_out = 1,
                                          .init = global_init,
                                          .shape = global_shape,
-                                         .forward = global_forward};
+                                         .forward = global_forward,
+                                         .backward = global_backward};
 
 const cs_op_def cs_def_global_maxpool = {.onnx_name = "GlobalMaxPool",
                                          .min_in = 1,
@@ -505,4 +688,5 @@ const cs_op_def cs_def_global_maxpool = {.onnx_name = "GlobalMaxPool",
                                          .max_out = 1,
                                          .init = global_init,
                                          .shape = global_shape,
-                                         .forward = global_forward};
+                                         .forward = global_forward,
+                                         .backward = global_backward};

@@ -225,6 +225,95 @@ static void softmax_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *c
         sm_range(&j, 0, units);
 }
 
+/* ---- Softmax backward ---------------------------------------------------------------------------
+ *
+ * From the forward's output y along each normalized line:
+ *   Softmax:     gx = y * (g - Σ g*y)
+ *   LogSoftmax:  gx = g - exp(y) * Σ g
+ * split into the forward's work units (rows, or SM_COLS strided columns). */
+
+/* Σ a[i]*b[i] with 8 partial sums (vectorizes). */
+static float row_dot(const float *a, const float *b, int64_t n)
+{
+    float acc[8] = {0}, s = 0.f;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    for (; i < n; i++) s += a[i] * b[i];
+    for (int k = 0; k < 8; k++) s += acc[k];
+    return s;
+}
+
+static void sm_grad_row(const float *y, const float *g, float *gx, int64_t len, bool log)
+{
+    if (log) {
+        const float s = row_sum(g, len);
+        for (int64_t i = 0; i < len; i++) gx[i] += g[i] - exp_fast(y[i]) * s;
+    } else {
+        const float s = row_dot(g, y, len);
+        for (int64_t i = 0; i < len; i++) gx[i] += y[i] * (g[i] - s);
+    }
+}
+
+static void sm_grad_cols(const float *y, const float *g, float *gx, int64_t len, int64_t inner,
+                         int cols, bool log)
+{
+    float s[SM_COLS];
+    for (int c = 0; c < cols; c++) s[c] = 0.f;
+    for (int64_t l = 0; l < len; l++)
+        for (int c = 0; c < cols; c++)
+            s[c] += log ? g[l * inner + c] : g[l * inner + c] * y[l * inner + c];
+    if (log)
+        for (int64_t l = 0; l < len; l++)
+            for (int c = 0; c < cols; c++)
+                gx[l * inner + c] += g[l * inner + c] - exp_fast(y[l * inner + c]) * s[c];
+    else
+        for (int64_t l = 0; l < len; l++)
+            for (int c = 0; c < cols; c++)
+                gx[l * inner + c] += y[l * inner + c] * (g[l * inner + c] - s[c]);
+}
+
+typedef struct sm_grad_job {
+    sm_layout l;
+    int64_t chunks;
+    bool log;
+    const float *y, *g;
+    float *gx;
+} sm_grad_job;
+
+static void sm_grad_range(void *ctx, int64_t b, int64_t e)
+{
+    const sm_grad_job *j = ctx;
+    const sm_layout *l = &j->l;
+    for (int64_t u = b; u < e; u++) {
+        int64_t o = u / j->chunks, c0 = (u % j->chunks) * SM_COLS;
+        int64_t off = o * l->len * l->inner + c0;
+        if (l->inner == 1)
+            sm_grad_row(j->y + off, j->g + off, j->gx + off, l->len, j->log);
+        else {
+            int cols = (int)(l->inner - c0 < SM_COLS ? l->inner - c0 : SM_COLS);
+            sm_grad_cols(j->y + off, j->g + off, j->gx + off, l->len, l->inner, cols, j->log);
+        }
+    }
+}
+
+static void softmax_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                             cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0] || !gin[0] || in[0]->numel == 0) return;
+    sm_grad_job j = {.log = n->op == CS_OP_LOG_SOFTMAX,
+                     .y = out[0]->data,
+                     .g = gout[0]->data,
+                     .gx = gin[0]->data};
+    sm_layout_of(n, in[0], &j.l);
+    j.chunks = (j.l.inner + SM_COLS - 1) / SM_COLS;
+    int64_t units = j.l.outer * j.chunks;
+    if (in[0]->numel >= SM_PAR_MIN)
+        cs_parallel_for(ex, units, sm_grad_range, &j);
+    else
+        sm_grad_range(&j, 0, units);
+}
+
 /* ---- ReduceMean ------------------------------------------------------------------------------ */
 
 typedef struct rm_params {
@@ -394,6 +483,107 @@ static void rm_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const 
         for (int64_t i = 0; i < out[0]->numel; i++) y[i] *= inv;
 }
 
+/* ---- ReduceMean backward: gx = g / count, g broadcast over the reduced dims ------------------ */
+
+typedef struct rm_grad_job {
+    rm_job r; /* groups and strides as in forward; x is the gradient written */
+    float inv;
+    const float *g;
+    float *gx;
+} rm_grad_job;
+
+/* Input (and gradient) elements of group-0 indices [b, e): every element is written once. */
+static void rm_grad_range(void *ctx, int64_t b, int64_t e)
+{
+    const rm_grad_job *jg = ctx;
+    const rm_job *j = &jg->r;
+    const int last = j->m - 1;
+    const int64_t len = j->size[last];
+    const float inv = jg->inv;
+    int64_t idx[CS_MAX_DIMS] = {0};
+    idx[0] = b;
+    int64_t xo = b * j->xs[0], yo = b * j->ys[0];
+    for (;;) {
+        float *gx = jg->gx + xo;
+        const float *g = jg->g + yo;
+        if (j->red[last]) {
+            const float v = g[0] * inv;
+            for (int64_t i = 0; i < len; i++) gx[i] += v;
+        } else {
+            for (int64_t i = 0; i < len; i++) gx[i] += g[i] * inv;
+        }
+        int d = last - 1;
+        for (; d >= 0; d--) {
+            xo += j->xs[d];
+            yo += j->ys[d];
+            if (++idx[d] < (d == 0 ? e : j->size[d])) break;
+            xo -= j->xs[d] * j->size[d];
+            yo -= j->ys[d] * j->size[d];
+            idx[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+/* One group (all reduced, or none): flat elements [b, e). */
+static void rm_grad_flat(void *ctx, int64_t b, int64_t e)
+{
+    const rm_grad_job *jg = ctx;
+    const float inv = jg->inv;
+    if (jg->r.red[0]) {
+        const float v = jg->g[0] * inv;
+        for (int64_t i = b; i < e; i++) jg->gx[i] += v;
+    } else {
+        for (int64_t i = b; i < e; i++) jg->gx[i] += jg->g[i] * inv;
+    }
+}
+
+static void rm_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                        cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const cs_tensor *x = in[0];
+    if (!gout[0] || !gin[0] || x->numel == 0) return;
+    bool mask[CS_MAX_DIMS];
+    rm_mask(n, in, mask, NULL);
+    int64_t count = 1;
+    for (int i = 0; i < x->ndim; i++)
+        if (mask[i]) count *= x->dims[i];
+    rm_grad_job jg = {.inv = 1.f / (float)count, .g = gout[0]->data, .gx = gin[0]->data};
+    rm_job *j = &jg.r;
+    for (int i = 0; i < x->ndim; i++) {
+        if (x->dims[i] == 1) continue;
+        if (j->m > 0 && j->red[j->m - 1] == mask[i])
+            j->size[j->m - 1] *= x->dims[i];
+        else {
+            j->size[j->m] = x->dims[i];
+            j->red[j->m] = mask[i];
+            j->m++;
+        }
+    }
+    if (j->m == 0) {
+        /* One element: a mean over size-1 dims. */
+        *(float *)gin[0]->data += *(const float *)gout[0]->data;
+        return;
+    }
+    int64_t xs = 1, ys = 1;
+    for (int gi = j->m - 1; gi >= 0; gi--) {
+        j->xs[gi] = xs;
+        xs *= j->size[gi];
+        j->ys[gi] = j->red[gi] ? 0 : ys;
+        if (!j->red[gi]) ys *= j->size[gi];
+    }
+    /* Any split of the input is race-free here: each gradient element is written once. */
+    if (j->m == 1) {
+        if (x->numel >= SM_PAR_MIN)
+            cs_parallel_for(ex, x->numel, rm_grad_flat, &jg);
+        else
+            rm_grad_flat(&jg, 0, x->numel);
+    } else if (x->numel >= SM_PAR_MIN)
+        cs_parallel_for(ex, j->size[0], rm_grad_range, &jg);
+    else
+        rm_grad_range(&jg, 0, j->size[0]);
+}
+
 const cs_op_def cs_def_softmax = {.onnx_name = "Softmax",
                                   .min_in = 1,
                                   .max_in = 1,
@@ -401,7 +591,8 @@ const cs_op_def cs_def_softmax = {.onnx_name = "Softmax",
                                   .max_out = 1,
                                   .init = softmax_init,
                                   .shape = softmax_shape,
-                                  .forward = softmax_forward};
+                                  .forward = softmax_forward,
+                                  .backward = softmax_backward};
 
 const cs_op_def cs_def_log_softmax = {.onnx_name = "LogSoftmax",
                                       .min_in = 1,
@@ -410,7 +601,8 @@ const cs_op_def cs_def_log_softmax = {.onnx_name = "LogSoftmax",
                                       .max_out = 1,
                                       .init = softmax_init,
                                       .shape = softmax_shape,
-                                      .forward = softmax_forward};
+                                      .forward = softmax_forward,
+                                      .backward = softmax_backward};
 
 const cs_op_def cs_def_reduce_mean = {.onnx_name = "ReduceMean",
                                       .min_in = 1,
@@ -419,4 +611,5 @@ const cs_op_def cs_def_reduce_mean = {.onnx_name = "ReduceMean",
                                       .max_out = 1,
                                       .init = rm_init,
                                       .shape = rm_shape,
-                                      .forward = rm_forward};
+                                      .forward = rm_forward,
+                                      .backward = rm_backward};

@@ -1,5 +1,11 @@
 /* Pad: constant, reflect, edge (and wrap) modes over any axes, float32 or int64. Negative pads
- * crop: the input is cropped first, then padded relative to the cropped region. */
+ * crop: the input is cropped first, then padded relative to the cropped region.
+ *
+ * Backward folds each output's gradient back onto the input element it was copied from
+ * (several outputs share one in the reflect, edge and wrap borders; cropped inputs get none),
+ * and sums the constant positions into ∂constant_value when that is asked for. The mapping is
+ * separable, so scratch holds per axis the list of outputs reading each input index; every
+ * input row then gathers the output rows that read it, which keeps threads on disjoint rows. */
 #include "../threads.h"
 #include "shape_util.h"
 
@@ -256,6 +262,148 @@ static void pad_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const
     cs_parallel_for(cs_tensor_bytes(y) >= 256 * 1024 ? ex : NULL, rows, pad_rows, &j);
 }
 
+/* ---- backward ------------------------------------------------------------------------ */
+
+/* Per axis d < ndim: first[d][s] .. first[d][s + 1] index outs[d], the output indices whose
+ * source along d is s (ascending). Laid out in scratch as first (in + 1), then outs (out). */
+typedef struct {
+    const int64_t *first[CS_MAX_DIMS], *outs[CS_MAX_DIMS];
+} pad_pre;
+
+static size_t pad_bwd_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    size_t k = 0;
+    for (int d = 0; d < in[0]->ndim; d++) k += (size_t)(in[0]->dims[d] + 1 + out[0]->dims[d]);
+    return k * sizeof(int64_t);
+}
+
+static void pad_pre_build(pad_mode mode, const pad_geom *g, int ndim, const int64_t *idims,
+                          const int64_t *odims, int64_t *mem, pad_pre *pp)
+{
+    for (int d = 0; d < ndim; d++) {
+        int64_t *first = mem, *outs = mem + idims[d] + 1;
+        mem = outs + odims[d];
+        memset(first, 0, sizeof(int64_t) * (size_t)(idims[d] + 1));
+        for (int64_t i = 0; i < odims[d]; i++) {
+            int64_t s = pad_src(mode, i, g->before[d], g->len[d], g->crop[d]);
+            if (s >= 0) first[s + 1]++;
+        }
+        for (int64_t s = 0; s < idims[d]; s++) first[s + 1] += first[s];
+        /* fill by bumping first[s] (the start of the next list), then shift back */
+        for (int64_t i = 0; i < odims[d]; i++) {
+            int64_t s = pad_src(mode, i, g->before[d], g->len[d], g->crop[d]);
+            if (s >= 0) outs[first[s]++] = i;
+        }
+        for (int64_t s = idims[d]; s > 0; s--) first[s] = first[s - 1];
+        first[0] = 0;
+        pp->first[d] = first;
+        pp->outs[d] = outs;
+    }
+}
+
+typedef struct {
+    pad_mode mode;
+    const pad_geom *g;
+    const pad_pre *pp;
+    int ndim;
+    const int64_t *idims, *odims;
+    float *gx;
+    const float *gy;
+} pad_bwd;
+
+/* One unit = one input row: gathers the gradient of every output row copied from it. */
+static void pad_bwd_rows(void *ctx, int64_t b, int64_t e)
+{
+    const pad_bwd *j = ctx;
+    const pad_geom *g = j->g;
+    int last = j->ndim - 1;
+    int64_t iw = j->idims[last], ow = j->odims[last], bl = g->before[last], len = g->len[last];
+    int64_t ostr[CS_MAX_DIMS]; /* output row strides over the axes before the last */
+    int64_t s = 1;
+    for (int d = last - 1; d >= 0; d--) {
+        ostr[d] = s;
+        s *= j->odims[d];
+    }
+    for (int64_t row = b; row < e; row++) {
+        int64_t lo[CS_MAX_DIMS], hi[CS_MAX_DIMS], at[CS_MAX_DIMS], rem = row;
+        int empty = 0;
+        for (int d = last - 1; d >= 0; d--) {
+            int64_t si = rem % j->idims[d];
+            rem /= j->idims[d];
+            lo[d] = at[d] = j->pp->first[d][si];
+            hi[d] = j->pp->first[d][si + 1];
+            empty |= lo[d] == hi[d];
+        }
+        if (empty) continue;
+        float *restrict gx = j->gx + row * iw;
+        for (;;) {
+            int64_t orow = 0;
+            for (int d = 0; d < last; d++) orow += j->pp->outs[d][at[d]] * ostr[d];
+            const float *restrict gy = j->gy + orow * ow;
+            if (len > 0) cs_add_f32(gx + g->crop[last], gy + bl, len);
+            for (int64_t i = 0; i < ow; i++) {
+                if (i == bl) i += len;
+                if (i >= ow) break;
+                int64_t si = pad_src(j->mode, i, bl, len, g->crop[last]);
+                if (si >= 0) gx[si] += gy[i];
+            }
+            int d = last - 1;
+            for (; d >= 0; d--) {
+                if (++at[d] < hi[d]) break;
+                at[d] = lo[d];
+            }
+            if (d < 0) break;
+        }
+    }
+}
+
+/* Σ ∂y over the positions that hold the constant (constant mode only). */
+static double pad_const_grad(const pad_geom *g, int ndim, const int64_t *odims, const float *gy)
+{
+    int last = ndim - 1;
+    int64_t ow = odims[last], bl = g->before[last], len = g->len[last];
+    double sum = 0;
+    int64_t rows = 1;
+    for (int d = 0; d < last; d++) rows *= odims[d];
+    for (int64_t row = 0; row < rows; row++) {
+        int64_t rem = row;
+        int outside = 0;
+        for (int d = last - 1; d >= 0; d--) {
+            int64_t i = rem % odims[d];
+            rem /= odims[d];
+            outside |= pad_src(PAD_CONSTANT, i, g->before[d], g->len[d], g->crop[d]) < 0;
+        }
+        const float *y = gy + row * ow;
+        for (int64_t i = 0; i < ow; i++)
+            if (outside || i < bl || i >= bl + len) sum += y[i];
+    }
+    return sum;
+}
+
+static void pad_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                         cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const pad_params *p = n->params;
+    const cs_tensor *x = in[0];
+    const float *gy = cs_gout_f32(gout, 0);
+    float *gx = cs_gin_f32(gin, n->n_in, 0);
+    float *gv = n->opset >= 11 ? cs_gin_f32(gin, n->n_in, 2) : NULL;
+    pad_geom g;
+    if (!gy || pad_geometry(n, in, &g, NULL) != CS_OK) return;
+    if (x->ndim == 0) {
+        if (gx) gx[0] += gy[0];
+        return;
+    }
+    if (gv && p->mode == PAD_CONSTANT)
+        gv[0] += (float)pad_const_grad(&g, x->ndim, out[0]->dims, gy);
+    if (!gx) return;
+    pad_pre pp;
+    pad_pre_build(p->mode, &g, x->ndim, x->dims, out[0]->dims, ex->scratch, &pp);
+    pad_bwd j = {p->mode, &g, &pp, x->ndim, x->dims, out[0]->dims, gx, gy};
+    int64_t rows = x->numel / x->dims[x->ndim - 1];
+    cs_parallel_for(out[0]->numel >= CS_GRAD_PAR_ELEMS ? ex : NULL, rows, pad_bwd_rows, &j);
+}
+
 const cs_op_def cs_def_pad = {
     .onnx_name = "Pad",
     .min_in = 1,
@@ -265,4 +413,6 @@ const cs_op_def cs_def_pad = {
     .init = pad_init,
     .shape = pad_shape,
     .forward = pad_forward,
+    .backward = pad_backward,
+    .backward_scratch = pad_bwd_scratch,
 };

@@ -6,7 +6,14 @@
  * axis (and cached, since neighbouring output rows share input rows). Nearest is one tap per
  * axis, linear two, cubic four; taps of weight 0 are dropped, so unscaled axes cost nothing.
  * Nearest output rows that read the same input row are copied, and 2x nearest along the last
- * axis duplicates pairs directly. */
+ * axis duplicates pairs directly.
+ *
+ * Backward is the transpose of that sum: ∂X[s] += w * ∂Y[o] for every tap (s, w) of every
+ * output o (outputs outside a tf_crop_and_resize box hold a constant and pass nothing). Scratch
+ * holds the same tap tables plus, for each axis but the last, the list of (output, weight)
+ * reading each input index. Every input row then adds up the weighted output rows that read
+ * it into one row (the transpose of forward's row cache) and scatters that row through the
+ * last axis's taps, so threads own disjoint input rows. */
 #include "../threads.h"
 #include "shape_util.h"
 
@@ -283,7 +290,7 @@ static void cubic_weights(double t, double a, double *w)
 }
 
 /* The taps of output index o along axis d (input length len, stride in elements). Shared with
- * a future backward, which scatters through the same taps. */
+ * the backward, which scatters through the same taps. */
 static void rz_make_tap(const rz_params *p, const rz_geom *g, int d, int r, int64_t o, int64_t len,
                         int64_t stride, rz_tap *t)
 {
@@ -534,6 +541,216 @@ static void rz_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const 
     cs_parallel_for(parts > 1 ? ex : NULL, parts, rz_part, &j);
 }
 
+/* ---- backward ------------------------------------------------------------------------ */
+
+/* One (output index, weight) reading an input index along an axis. */
+typedef struct {
+    int64_t o;
+    float w;
+} rz_ent;
+
+typedef struct {
+    size_t hidx, hw, first, ents, temp, part, total;
+} rz_bwd_layout;
+
+/* Tap tables of every axis, the last axis's taps as flat arrays (as in forward), per axis but
+ * the last the index lists (first: in + 1 offsets, ents: up to 4 per output), then one
+ * output-width row per part. */
+static rz_bwd_layout rz_bwd_scratch_layout(int r, const int64_t *idims, const int64_t *odims,
+                                           int parts)
+{
+    rz_bwd_layout l;
+    size_t taps = 0, firsts = 0, ents = 0;
+    for (int d = 0; d < r; d++) {
+        taps += (size_t)odims[d];
+        if (d == r - 1) continue;
+        firsts += (size_t)idims[d] + 1;
+        ents += 4 * (size_t)odims[d];
+    }
+    size_t w = (size_t)odims[r - 1];
+    l.hidx = up64(taps * sizeof(rz_tap));
+    l.hw = l.hidx + up64(w * 4 * sizeof(int32_t));
+    l.first = l.hw + up64(w * 4 * sizeof(float));
+    l.ents = l.first + up64(firsts * sizeof(int64_t));
+    l.temp = l.ents + up64(ents * sizeof(rz_ent));
+    l.part = up64((size_t)odims[r - 1] * sizeof(float));
+    l.total = l.temp + (size_t)parts * l.part;
+    return l;
+}
+
+static size_t rz_bwd_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    if (out[0]->numel == 0) return 0;
+    return rz_bwd_scratch_layout(in[0]->ndim, in[0]->dims, out[0]->dims,
+                                 n->threads > 1 ? n->threads : 1)
+        .total;
+}
+
+typedef struct {
+    const rz_tap *tab[CS_MAX_DIMS];    /* per axis, per output index; offsets are indices */
+    const int64_t *first[CS_MAX_DIMS]; /* axes but the last: ents of input index s are */
+    const rz_ent *ents[CS_MAX_DIMS];   /* ents[first[s]] .. ents[first[s + 1]] */
+    int r, parts;
+    int K;       /* taps per last-axis output in hidx / hw (weight 0 pads; outside: all 0) */
+    int double2; /* the last axis is 2x nearest: output x reads input x / 2 */
+    const int32_t *hidx;
+    const float *hw;
+    const int64_t *idims, *odims;
+    int64_t rows; /* input rows */
+    float *gx;
+    const float *gy;
+    char *temp;
+    size_t part_bytes;
+} rz_bwd;
+
+/* gx_row[s] += wgt * w * t[x] for each tap (s, w) of each output x along the last axis (the
+ * transpose of rz_hrow). */
+static void rz_bwd_fold(const rz_bwd *j, float *restrict gx, const float *restrict t, float wgt)
+{
+    int64_t w = j->odims[j->r - 1];
+    const int32_t *restrict ix = j->hidx;
+    const float *restrict wt = j->hw;
+    if (j->double2) {
+        for (int64_t x = 0; x < w / 2; x++) gx[x] += wgt * (t[2 * x] + t[2 * x + 1]);
+        if (w & 1) gx[ix[w - 1]] += wgt * wt[w - 1] * t[w - 1];
+    } else if (j->K == 1) {
+        for (int64_t x = 0; x < w; x++) gx[ix[x]] += wt[x] * (wgt * t[x]);
+    } else if (j->K == 2) {
+        for (int64_t x = 0; x < w; x++) {
+            float v = wgt * t[x];
+            gx[ix[2 * x]] += wt[2 * x] * v;
+            gx[ix[2 * x + 1]] += wt[2 * x + 1] * v;
+        }
+    } else {
+        for (int64_t x = 0; x < w; x++) {
+            float v = wgt * t[x];
+            const int32_t *i4 = ix + 4 * x;
+            const float *w4 = wt + 4 * x;
+            for (int k = 0; k < 4; k++) gx[i4[k]] += w4[k] * v;
+        }
+    }
+}
+
+static void rz_bwd_part(void *ctx, int64_t pb, int64_t pe)
+{
+    const rz_bwd *j = ctx;
+    int last = j->r - 1;
+    int64_t iw = j->idims[last], ow = j->odims[last];
+    int64_t ostr[CS_MAX_DIMS], s = 1; /* output row strides over the axes before the last */
+    for (int d = last - 1; d >= 0; d--) {
+        ostr[d] = s;
+        s *= j->odims[d];
+    }
+    for (int64_t part = pb; part < pe; part++) {
+        int64_t b = j->rows * part / j->parts, e = j->rows * (part + 1) / j->parts;
+        float *t = (float *)(j->temp + (size_t)part * j->part_bytes);
+        for (int64_t row = b; row < e; row++) {
+            int64_t lo[CS_MAX_DIMS], hi[CS_MAX_DIMS], at[CS_MAX_DIMS], rem = row, combos = 1;
+            for (int d = last - 1; d >= 0; d--) {
+                int64_t si = rem % j->idims[d];
+                rem /= j->idims[d];
+                lo[d] = at[d] = j->first[d][si];
+                hi[d] = j->first[d][si + 1];
+                combos *= hi[d] - lo[d];
+            }
+            if (combos == 0) continue;
+            float *gx = j->gx + row * iw;
+            for (int first = 1;; first = 0) {
+                int64_t orow = 0;
+                float wgt = 1.f;
+                for (int d = 0; d < last; d++) {
+                    orow += j->ents[d][at[d]].o * ostr[d];
+                    wgt *= j->ents[d][at[d]].w;
+                }
+                const float *gy = j->gy + orow * ow;
+                if (combos == 1) {
+                    rz_bwd_fold(j, gx, gy, wgt);
+                    break;
+                }
+                rz_accumulate(t, gy, wgt, ow, first);
+                int d = last - 1;
+                for (; d >= 0; d--) {
+                    if (++at[d] < hi[d]) break;
+                    at[d] = lo[d];
+                }
+                if (d < 0) break;
+            }
+            if (combos > 1) rz_bwd_fold(j, gx, t, 1.f);
+        }
+    }
+}
+
+static void rz_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                        cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const rz_params *p = n->params;
+    const cs_tensor *x = in[0];
+    float *gx = cs_gin_f32(gin, n->n_in, 0);
+    const float *gy = cs_gout_f32(gout, 0);
+    rz_geom g;
+    if (!gx || !gy || rz_geometry(n, in, &g, NULL) != CS_OK) return;
+    int r = x->ndim, last = r - 1;
+    const int64_t *od = out[0]->dims;
+    int parts = ex->threads < n->threads ? ex->threads : n->threads;
+    if (parts < 1 || out[0]->numel < 16384) parts = 1;
+    rz_bwd_layout l = rz_bwd_scratch_layout(r, x->dims, od, parts);
+    char *scratch = ex->scratch;
+    rz_bwd j = {.r = r,
+                .parts = parts,
+                .idims = x->dims,
+                .odims = od,
+                .rows = x->numel / x->dims[last],
+                .gx = gx,
+                .gy = gy,
+                .temp = scratch + l.temp,
+                .part_bytes = l.part};
+    rz_tap *tab = (rz_tap *)scratch;
+    int64_t *first = (int64_t *)(scratch + l.first);
+    rz_ent *ents = (rz_ent *)(scratch + l.ents);
+    for (int d = 0; d < r; d++) {
+        j.tab[d] = tab;
+        for (int64_t o = 0; o < od[d]; o++) rz_make_tap(p, &g, d, r, o, x->dims[d], 1, &tab[o]);
+        if (d < last) { /* counting sort of the taps by input index */
+            int64_t m = x->dims[d];
+            memset(first, 0, sizeof(int64_t) * (size_t)(m + 1));
+            for (int64_t o = 0; o < od[d]; o++)
+                for (int k = 0; !tab[o].outside && k < tab[o].n; k++) first[tab[o].off[k] + 1]++;
+            for (int64_t i = 0; i < m; i++) first[i + 1] += first[i];
+            for (int64_t o = 0; o < od[d]; o++)
+                for (int k = 0; !tab[o].outside && k < tab[o].n; k++)
+                    ents[first[tab[o].off[k]]++] = (rz_ent){o, tab[o].w[k]};
+            for (int64_t i = m; i > 0; i--) first[i] = first[i - 1];
+            first[0] = 0;
+            j.first[d] = first;
+            j.ents[d] = ents;
+            ents += first[m];
+            first += m + 1;
+        }
+        tab += od[d];
+    }
+    /* the last axis as flat arrays of K taps; outputs outside the crop box pass nothing */
+    const rz_tap *tl = j.tab[last];
+    int64_t w = od[last];
+    int32_t *hidx = (int32_t *)(scratch + l.hidx);
+    float *hw = (float *)(scratch + l.hw);
+    for (int64_t o = 0; o < w; o++)
+        if (tl[o].n > j.K) j.K = tl[o].n;
+    if (j.K == 3) j.K = 4;
+    j.double2 = j.K == 1;
+    for (int64_t o = 0; o < w; o++) {
+        for (int k = 0; k < j.K; k++) {
+            int on = !tl[o].outside && k < tl[o].n;
+            hidx[o * j.K + k] = on ? (int32_t)tl[o].off[k] : 0;
+            hw[o * j.K + k] = on ? tl[o].w[k] : 0.f;
+        }
+        if (o < w - (w & 1))
+            j.double2 &= !tl[o].outside && tl[o].w[0] == 1.f && tl[o].off[0] == o / 2;
+    }
+    j.hidx = hidx;
+    j.hw = hw;
+    cs_parallel_for(parts > 1 ? ex : NULL, parts, rz_bwd_part, &j);
+}
+
 const cs_op_def cs_def_resize = {
     .onnx_name = "Resize",
     .min_in = 1,
@@ -543,6 +760,8 @@ const cs_op_def cs_def_resize = {
     .init = rz_init,
     .shape = rz_shape,
     .forward = rz_forward,
+    .backward = rz_backward,
+    .backward_scratch = rz_bwd_scratch,
 };
 
 const cs_op_def cs_def_upsample = {
@@ -554,4 +773,6 @@ const cs_op_def cs_def_upsample = {
     .init = rz_init,
     .shape = rz_shape,
     .forward = rz_forward,
+    .backward = rz_backward,
+    .backward_scratch = rz_bwd_scratch,
 };

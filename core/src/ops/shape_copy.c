@@ -1,6 +1,11 @@
 /* Shape ops that move data: Concat, Transpose, Gather, Slice. All are type-generic (float32 and
  * int64 alike: they copy elements of 4 or 8 bytes). Transpose and Slice share one kernel that
- * copies a strided view of the input into a contiguous output. */
+ * copies a strided view of the input into a contiguous output.
+ *
+ * Backward (float only): Concat splits the gradient among its inputs, Transpose adds it back
+ * through the inverse permutation (the view kernel in accumulate mode), Gather scatter-adds it
+ * into the gathered rows (repeated indices sum), Slice adds it into the sliced region (the
+ * adjoint of the view copy). None needs scratch memory. */
 #include "../threads.h"
 #include "shape_util.h"
 
@@ -26,29 +31,36 @@ typedef struct {
     int64_t off;
     const char *src;
     char *dst;
+    int add; /* backward: dst += src (floats) instead of dst = src */
 } view;
 
-/* Drops size-1 dims and merges neighbours that are contiguous with each other in src. */
-static void view_simplify(view *v)
+/* Drops size-1 dims and merges neighbours that are contiguous with each other in the strided
+ * side (a contiguous side merges along with it). */
+static void dims_simplify(int *ndim, int64_t *dims, int64_t *strides)
 {
     int r = 0;
-    for (int i = 0; i < v->ndim; i++) {
-        if (v->dims[i] == 1) continue;
-        if (r > 0 && v->strides[r - 1] == v->strides[i] * v->dims[i]) {
-            v->dims[r - 1] *= v->dims[i];
-            v->strides[r - 1] = v->strides[i];
+    for (int i = 0; i < *ndim; i++) {
+        if (dims[i] == 1) continue;
+        if (r > 0 && strides[r - 1] == strides[i] * dims[i]) {
+            dims[r - 1] *= dims[i];
+            strides[r - 1] = strides[i];
             continue;
         }
-        v->dims[r] = v->dims[i];
-        v->strides[r] = v->strides[i];
+        dims[r] = dims[i];
+        strides[r] = strides[i];
         r++;
     }
     if (r == 0) {
-        v->dims[0] = 1;
-        v->strides[0] = 1;
+        dims[0] = 1;
+        strides[0] = 1;
         r = 1;
     }
-    v->ndim = r;
+    *ndim = r;
+}
+
+static void view_simplify(view *v)
+{
+    dims_simplify(&v->ndim, v->dims, v->strides);
 }
 
 static void copy_strided(size_t es, char *dst, const char *src, int64_t n, int64_t stride)
@@ -64,6 +76,15 @@ static void copy_strided(size_t es, char *dst, const char *src, int64_t n, int64
         const uint64_t *s = (const uint64_t *)src;
         for (int64_t i = 0; i < n; i++) d[i] = s[i * stride];
     }
+}
+
+/* dst[i] += src[i * stride]: the accumulating copy_strided of backward passes. */
+static void add_strided(float *restrict dst, const float *restrict src, int64_t n, int64_t stride)
+{
+    if (stride == 1)
+        cs_add_f32(dst, src, n);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] += src[i * stride];
 }
 
 /* Source offset (elements) of the first element of row `row` (rows = all dims but the last). */
@@ -86,8 +107,12 @@ static void view_rows(void *ctx, int64_t b, int64_t e)
     int64_t len = v->dims[last];
     int64_t off = view_row_offset(v, b, idx);
     for (int64_t row = b; row < e; row++) {
-        copy_strided(v->es, v->dst + (size_t)(row * len) * v->es, v->src + off * (int64_t)v->es,
-                     len, v->strides[last]);
+        if (v->add)
+            add_strided((float *)v->dst + row * len, (const float *)v->src + off, len,
+                        v->strides[last]);
+        else
+            copy_strided(v->es, v->dst + (size_t)(row * len) * v->es, v->src + off * (int64_t)v->es,
+                         len, v->strides[last]);
         /* next row: bump the odometer over dims [0, last) */
         for (int d = last - 1; d >= 0; d--) {
             off += v->strides[d];
@@ -129,7 +154,12 @@ static void view_tiles(void *ctx, int64_t b, int64_t e)
         }
         for (int64_t b0 = 0; b0 < nb; b0 += TILE) {
             int64_t b1 = b0 + TILE < nb ? b0 + TILE : nb;
-            if (v->es == 4) {
+            if (v->add) {
+                const float *s = (const float *)v->src + so;
+                float *d = (float *)v->dst + dof;
+                for (int64_t a = a0; a < a1; a++)
+                    for (int64_t j = b0; j < b1; j++) d[a * t->dst_ax_stride + j] += s[a + j * sb];
+            } else if (v->es == 4) {
                 const uint32_t *s = (const uint32_t *)v->src + so;
                 uint32_t *d = (uint32_t *)v->dst + dof;
                 for (int64_t a = a0; a < a1; a++)
@@ -268,6 +298,57 @@ static void concat_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *co
                     concat_rows, &j);
 }
 
+/* Backward: the output gradient, flattened, is a sequence of rows (one per outer index), each
+ * the concatenation of every input's part. Units are elements of that sequence, so one row
+ * (concatenation on the first non-unit axis, the usual N=1 case) still splits over threads. */
+typedef struct {
+    cs_tensor *const *in, *const *gin;
+    int n_in;
+    int64_t outer, row; /* outer rows; elements of one output row */
+    const float *gy;
+} concat_bwd;
+
+static void concat_bwd_range(void *ctx, int64_t b, int64_t e)
+{
+    const concat_bwd *j = ctx;
+    int64_t o = b / j->row, pos = b % j->row;
+    while (b < e) {
+        int i = 0;
+        int64_t base = 0, rs = j->in[0]->numel / j->outer;
+        while (pos >= base + rs) { /* the input holding pos (a row ends before i = n_in) */
+            base += rs;
+            rs = j->in[++i]->numel / j->outer;
+        }
+        for (; i < j->n_in && b < e; i++) {
+            rs = j->in[i]->numel / j->outer;
+            int64_t len = base + rs - pos;
+            if (len > e - b) len = e - b;
+            float *gx = cs_gin_f32(j->gin, j->n_in, i);
+            if (len > 0 && gx) cs_add_f32(gx + o * rs + (pos - base), j->gy + b, len);
+            if (len > 0) {
+                b += len;
+                pos += len;
+            }
+            base += rs;
+        }
+        o++;
+        pos = 0;
+    }
+}
+
+static void concat_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                            cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const cs_tensor *y = out[0];
+    const float *gy = cs_gout_f32(gout, 0); /* NULL when y is empty */
+    if (!gy) return;
+    int axis = cs_axis(*(const int64_t *)n->params, y->ndim);
+    int64_t outer, inner;
+    split_at(y, axis, &outer, &inner);
+    concat_bwd j = {in, gin, n->n_in, outer, y->dims[axis] * inner, gy};
+    cs_parallel_for(y->numel >= CS_GRAD_PAR_ELEMS ? ex : NULL, y->numel, concat_bwd_range, &j);
+}
+
 const cs_op_def cs_def_concat = {
     .onnx_name = "Concat",
     .min_in = 1,
@@ -277,6 +358,7 @@ const cs_op_def cs_def_concat = {
     .init = axis_init,
     .shape = concat_shape,
     .forward = concat_forward,
+    .backward = concat_backward,
 };
 
 /* ---- Transpose ---------------------------------------------------------------------- */
@@ -329,14 +411,14 @@ static cs_status transpose_shape(cs_node *n, cs_tensor *const *in, cs_tensor *co
     return CS_OK;
 }
 
-/* dst = src transposed by perm (src has ndim dims `dims`). Also the backward of Transpose,
- * with the inverse permutation. */
+/* dst = src transposed by perm (src has ndim dims `dims`); dst += ... when add (floats). Also
+ * the backward of Transpose, with the inverse permutation. */
 static void transpose_run(size_t es, int ndim, const int64_t *dims, const int64_t *perm,
-                          const void *src, void *dst, const cs_exec *ex)
+                          const void *src, void *dst, int add, const cs_exec *ex)
 {
     int64_t s[CS_MAX_DIMS];
     cs_strides(ndim, dims, s);
-    view v = {.es = es, .ndim = ndim, .src = src, .dst = dst};
+    view v = {.es = es, .ndim = ndim, .src = src, .dst = dst, .add = add};
     for (int i = 0; i < ndim; i++) {
         v.dims[i] = dims[perm[i]];
         v.strides[i] = s[perm[i]];
@@ -350,7 +432,21 @@ static void transpose_forward(const cs_node *n, cs_tensor *const *in, cs_tensor 
     int64_t perm[CS_MAX_DIMS];
     transpose_perm(n->params, in[0]->ndim, perm);
     transpose_run(cs_dtype_size(in[0]->type), in[0]->ndim, in[0]->dims, perm, in[0]->data,
-                  out[0]->data, ex);
+                  out[0]->data, 0, ex);
+}
+
+/* ∂x = ∂y transposed back: x's axis perm[k] is y's axis k. */
+static void transpose_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                               cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    float *gx = cs_gin_f32(gin, n->n_in, 0);
+    const float *gy = cs_gout_f32(gout, 0);
+    if (!gx || !gy) return;
+    int r = out[0]->ndim;
+    int64_t perm[CS_MAX_DIMS], inv[CS_MAX_DIMS];
+    transpose_perm(n->params, r, perm);
+    for (int k = 0; k < r; k++) inv[perm[k]] = k;
+    transpose_run(sizeof(float), r, out[0]->dims, inv, gy, gx, 1, ex);
 }
 
 const cs_op_def cs_def_transpose = {
@@ -362,6 +458,7 @@ const cs_op_def cs_def_transpose = {
     .init = transpose_init,
     .shape = transpose_shape,
     .forward = transpose_forward,
+    .backward = transpose_backward,
 };
 
 /* ---- Gather ------------------------------------------------------------------------- */
@@ -442,6 +539,55 @@ static void gather_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *co
                     &j);
 }
 
+/* Backward: ∂data[o, k, :] += ∂y[o, u, :] for every u with index k. Repeated indices add
+ * into the same row, so units own disjoint destinations: (outer, column block) pairs, each
+ * walking every index; the column blocks split one outer slice (axis 0) across threads. */
+typedef struct {
+    float *gx;
+    const float *gy;
+    const int64_t *ind;
+    int64_t nind, m, inner, block, nblk;
+} gather_bwd;
+
+static void gather_bwd_units(void *ctx, int64_t b, int64_t e)
+{
+    const gather_bwd *j = ctx;
+    for (int64_t u = b; u < e; u++) {
+        int64_t o = u / j->nblk, c0 = (u % j->nblk) * j->block;
+        int64_t len = c0 + j->block < j->inner ? j->block : j->inner - c0;
+        for (int64_t t = 0; t < j->nind; t++) {
+            int64_t k = j->ind[t];
+            if (k < 0) k += j->m;
+            if (k < 0 || k >= j->m) continue; /* forward wrote zeros there */
+            cs_add_f32(j->gx + (o * j->m + k) * j->inner + c0,
+                       j->gy + (o * j->nind + t) * j->inner + c0, len);
+        }
+    }
+}
+
+static void gather_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                            cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const cs_tensor *x = in[0];
+    float *gx = cs_gin_f32(gin, n->n_in, 0);
+    const float *gy = cs_gout_f32(gout, 0);
+    if (!gx || !gy) return; /* also when data or y is empty */
+    int axis = cs_axis(*(const int64_t *)n->params, x->ndim);
+    int64_t outer, inner;
+    split_at(x, axis, &outer, &inner);
+    const cs_exec *pe = out[0]->numel >= CS_GRAD_PAR_ELEMS ? ex : NULL;
+    int64_t want = pe ? 4 * (int64_t)ex->threads : 1, nblk = 1;
+    if (outer < want) { /* split columns too, in blocks of at least 64 floats */
+        nblk = (want + outer - 1) / outer;
+        if (nblk > (inner + 63) / 64) nblk = (inner + 63) / 64;
+        if (nblk < 1) nblk = 1;
+    }
+    gather_bwd j = {gx, gy, in[1]->data, in[1]->numel, x->dims[axis], inner, 0, nblk};
+    j.block = (inner + nblk - 1) / nblk;
+    j.nblk = (inner + j.block - 1) / j.block;
+    cs_parallel_for(pe, outer * j.nblk, gather_bwd_units, &j);
+}
+
 const cs_op_def cs_def_gather = {
     .onnx_name = "Gather",
     .min_in = 2,
@@ -451,6 +597,7 @@ const cs_op_def cs_def_gather = {
     .init = axis_init,
     .shape = gather_shape,
     .forward = gather_forward,
+    .backward = gather_backward,
 };
 
 /* ---- Slice -------------------------------------------------------------------------- */
@@ -591,6 +738,60 @@ static void slice_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
     view_copy(&v, ex);
 }
 
+/* Backward: the adjoint of the view copy, ∂x[off + Σ i_d·stride_d] += ∂y[i] (strides may be
+ * negative). Distinct output elements read distinct input elements, so rows run in parallel. */
+typedef struct {
+    int ndim;
+    int64_t dims[CS_MAX_DIMS], strides[CS_MAX_DIMS], off;
+    float *gx;
+    const float *gy;
+} slice_bwd;
+
+static void slice_bwd_rows(void *ctx, int64_t b, int64_t e)
+{
+    const slice_bwd *j = ctx;
+    int last = j->ndim - 1;
+    int64_t len = j->dims[last], st = j->strides[last];
+    for (int64_t row = b; row < e; row++) {
+        int64_t off = j->off, rem = row;
+        for (int d = last - 1; d >= 0; d--) {
+            off += (rem % j->dims[d]) * j->strides[d];
+            rem /= j->dims[d];
+        }
+        float *restrict dst = j->gx + off;
+        const float *restrict src = j->gy + row * len;
+        if (st == 1)
+            cs_add_f32(dst, src, len);
+        else
+            for (int64_t i = 0; i < len; i++) dst[i * st] += src[i];
+    }
+}
+
+static void slice_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                           cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    const cs_tensor *x = in[0];
+    float *gx = cs_gin_f32(gin, n->n_in, 0);
+    const float *gy = cs_gout_f32(gout, 0);
+    slice_geom g;
+    if (!gx || !gy || slice_geometry(n, in, &g, NULL) != CS_OK) return; /* empty: NULL */
+    int64_t s[CS_MAX_DIMS];
+    cs_strides(x->ndim, x->dims, s);
+    slice_bwd j = {.ndim = x->ndim, .gx = gx, .gy = gy};
+    for (int d = 0; d < x->ndim; d++) {
+        j.dims[d] = g.count[d];
+        j.strides[d] = s[d] * g.step[d];
+        j.off += g.start[d] * s[d];
+    }
+    if (x->ndim == 0) {
+        j.ndim = 1;
+        j.dims[0] = j.strides[0] = 1;
+    }
+    dims_simplify(&j.ndim, j.dims, j.strides);
+    cs_parallel_for(out[0]->numel >= CS_GRAD_PAR_ELEMS ? ex : NULL,
+                    out[0]->numel / j.dims[j.ndim - 1], slice_bwd_rows, &j);
+}
+
 const cs_op_def cs_def_slice = {
     .onnx_name = "Slice",
     .min_in = 1,
@@ -600,4 +801,5 @@ const cs_op_def cs_def_slice = {
     .init = slice_init,
     .shape = slice_shape,
     .forward = slice_forward,
+    .backward = slice_backward,
 };

@@ -1,6 +1,8 @@
 /* Shape ops that only change metadata: Flatten, Reshape, Squeeze, Unsqueeze (aliases of their
  * input), Shape, Constant and ConstantOfShape. The data-moving ones (Concat, Transpose,
- * Gather, Slice) are in shape_copy.c. */
+ * Gather, Slice) are in shape_copy.c. The aliases' gradient is the upstream one, unchanged in
+ * order: their gradient buffers are separate even when the values share memory. Shape,
+ * Constant and ConstantOfShape have no float input to differentiate. */
 #include "shape_util.h"
 
 #include <stdlib.h>
@@ -54,6 +56,16 @@ static void alias_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
     cs_alias_copy(in[0], out[0]);
 }
 
+/* ∂in[0] += ∂out[0], element for element (same count, another shape). */
+static void alias_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                           cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    float *gx = cs_gin_f32(gin, n->n_in, 0);
+    const float *gy = cs_gout_f32(gout, 0);
+    if (!gx || !gy || gin[0]->numel != gout[0]->numel) return;
+    cs_add_f32_par(ex, gx, gy, gin[0]->numel);
+}
+
 /* ---- Flatten ------------------------------------------------------------------------ */
 
 static cs_status flatten_init(cs_node *n, const cs_attrs *a, cs_error *err)
@@ -93,6 +105,7 @@ const cs_op_def cs_def_flatten = {
     .init = flatten_init,
     .shape = flatten_shape,
     .forward = alias_forward,
+    .backward = alias_backward,
 };
 
 /* ---- Reshape ------------------------------------------------------------------------ */
@@ -141,6 +154,10 @@ static cs_status reshape_dims(const cs_node *n, const cs_tensor *x, const int64_
                                 cs_ints_str(s, k, c, sizeof c), (long long)v);
         }
         if (v == 0) has_zero = 1;
+        if (v > 0 && known > INT64_MAX / v)
+            return cs_node_fail(err, CS_ERR_INVALID, n,
+                                "shape %s has more elements than int64 can count",
+                                cs_ints_str(s, k, c, sizeof c));
         d[i] = v;
         known *= v;
     }
@@ -196,6 +213,7 @@ const cs_op_def cs_def_reshape = {
     .init = reshape_init,
     .shape = reshape_shape,
     .forward = alias_forward,
+    .backward = alias_backward,
 };
 
 /* ---- Squeeze / Unsqueeze -------------------------------------------------------------- */
@@ -308,6 +326,7 @@ const cs_op_def cs_def_squeeze = {
     .init = axes_init,
     .shape = squeeze_shape,
     .forward = alias_forward,
+    .backward = alias_backward,
 };
 
 const cs_op_def cs_def_unsqueeze = {
@@ -320,6 +339,7 @@ const cs_op_def cs_def_unsqueeze = {
     .init = axes_init,
     .shape = unsqueeze_shape,
     .forward = alias_forward,
+    .backward = alias_backward,
 };
 
 /* ---- Shape -------------------------------------------------------------------------- */

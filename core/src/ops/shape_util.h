@@ -1,9 +1,11 @@
 /* Helpers shared by the shape and data-movement ops (shape_ops.c, shape_copy.c, pad.c,
- * resize.c): constant-input checks and reading small int64 vectors. */
+ * resize.c): constant-input checks, reading small int64 vectors, and the gradient sums of
+ * their backward passes. */
 #ifndef CS_OPS_SHAPE_UTIL_H
 #define CS_OPS_SHAPE_UTIL_H
 
 #include "../graph.h"
+#include "../threads.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,48 @@ static inline const char *cs_ints_str(const int64_t *v, int n, char *buf, size_t
         buf[len - 1] = 0;
     }
     return buf;
+}
+
+/* ---- backward helpers ------------------------------------------------------------------ */
+
+/* Below this many elements a gradient sum runs on the calling thread. */
+#define CS_GRAD_PAR_ELEMS (64 * 1024)
+
+/* The gradient buffer of input i when it wants one: a float tensor (shape inputs such as
+ * indices or pads never get a gradient, even when the planner hands a buffer). */
+static inline float *cs_gin_f32(cs_tensor *const *gin, int n_in, int i)
+{
+    return i < n_in && gin[i] && gin[i]->type == CS_F32 && gin[i]->numel ? gin[i]->data : NULL;
+}
+
+/* The upstream gradient of output j as floats; NULL (all zero) when absent or not float. */
+static inline const float *cs_gout_f32(cs_tensor *const *gout, int j)
+{
+    return gout[j] && gout[j]->type == CS_F32 && gout[j]->numel ? gout[j]->data : NULL;
+}
+
+/* d[i] += s[i] for i in [0, n). */
+static inline void cs_add_f32(float *restrict d, const float *restrict s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+}
+
+typedef struct {
+    float *d;
+    const float *s;
+} cs_add_job;
+
+static inline void cs_add_range(void *ctx, int64_t b, int64_t e)
+{
+    const cs_add_job *j = ctx;
+    cs_add_f32(j->d + b, j->s + b, e - b);
+}
+
+/* d += s over n floats, split over the pool when large. */
+static inline void cs_add_f32_par(const cs_exec *ex, float *d, const float *s, int64_t n)
+{
+    cs_add_job j = {d, s};
+    cs_parallel_for(n >= CS_GRAD_PAR_ELEMS ? ex : NULL, n, cs_add_range, &j);
 }
 
 #endif

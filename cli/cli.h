@@ -1,8 +1,27 @@
-/* camstream command-line tool: one file per subcommand. */
+/* camstream command-line tool: one file per subcommand, and a few shared helpers. */
 #ifndef CS_CLI_H
 #define CS_CLI_H
 
+#include <stdio.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_visualize(int argc, char **argv);
+
+/* Exit codes of every subcommand. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Whole-string numbers within [lo, hi]; on a bad value they print one line
+ * "camstream CMD: OPT expects ..., got 'S'" on stderr and return -1. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
+int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi,
+                    float *out);
+/* CLOCK_MONOTONIC in milliseconds. */
+double cli_now_ms(void);
+/* s as a JSON string literal (quoted, escaped); NULL as null. */
+void cli_json_string(FILE *f, const char *s);
+/* A float as a JSON number (non-finite values as null). */
+void cli_json_float(FILE *f, double v);
 
 #endif

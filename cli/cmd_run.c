@@ -15,14 +15,13 @@
 
 static void run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: camstream run MODEL.onnx --in input_0.pb [--in input_1.pb ...]\n"
-            "                     [--out-dir DIR] [--threads N] [--print] [--list]\n\n"
-            "  --in FILE      an input as an ONNX TensorProto, in graph-input order\n"
-            "  --out-dir DIR  write output_0.pb ... there (created if missing)\n"
-            "  --threads N    threads for every kernel, OpenBLAS's included (default: cores)\n"
-            "  --print        print each output's shape and top values\n"
-            "  --list         print every tensor of the planned graph with its shape\n");
+    fprintf(f, "usage: camstream run MODEL.onnx --in input_0.pb [--in input_1.pb ...]\n"
+               "                     [--out-dir DIR] [--threads N] [--print] [--list]\n\n"
+               "  --in FILE      an input as an ONNX TensorProto, in graph-input order\n"
+               "  --out-dir DIR  write output_0.pb ... there (created if missing)\n"
+               "  --threads N    threads for every kernel, OpenBLAS's included (default: cores)\n"
+               "  --print        print each output's shape and top values\n"
+               "  --list         print every tensor of the planned graph with its shape\n");
 }
 
 static void print_top(const cs_tensor *t)
@@ -33,7 +32,8 @@ static void print_top(const cs_tensor *t)
     if (t->type == CS_I64) {
         const int64_t *d = t->data;
         printf(" [");
-        for (int64_t i = 0; i < t->numel && i < 8; i++) printf(i ? ", %lld" : "%lld", (long long)d[i]);
+        for (int64_t i = 0; i < t->numel && i < 8; i++)
+            printf(i ? ", %lld" : "%lld", (long long)d[i]);
         printf("%s]\n", t->numel > 8 ? ", ..." : "");
         return;
     }
@@ -79,11 +79,13 @@ int cmd_run(int argc, char **argv)
     const char *inputs[MAX_INPUTS];
     int n_in = 0, threads = 0, do_print = 0, do_list = 0;
     const char *out_dir = NULL;
-    static const struct option opts[] = {
-        {"in", required_argument, NULL, 'i'},    {"out-dir", required_argument, NULL, 'o'},
-        {"threads", required_argument, NULL, 't'}, {"print", no_argument, NULL, 'p'},
-        {"list", no_argument, NULL, 'l'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"in", required_argument, NULL, 'i'},
+                                         {"out-dir", required_argument, NULL, 'o'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"print", no_argument, NULL, 'p'},
+                                         {"list", no_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:o:t:plh", opts, NULL)) != -1) {

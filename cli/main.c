@@ -14,6 +14,8 @@ typedef struct {
 static const subcommand subcommands[] = {
     {"run", cmd_run, "run an ONNX model on TensorProto inputs (ONNX backend-test layout)"},
     {"bench", cmd_bench, "measure latency and throughput of ONNX models"},
+    {"explain", cmd_explain, "explain a prediction on an image: heatmap, overlay, boxes, JSON"},
+    {"visualize", cmd_visualize, "activation maximization, top patches, first-layer filters"},
 };
 
 static void usage(FILE *f)

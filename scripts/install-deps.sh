@@ -9,10 +9,11 @@ pkgs=(
   build-essential pkg-config meson ninja-build clang
   libopenblas-dev libprotobuf-c-dev protobuf-c-compiler
   libonnx-dev libonnx-testdata libcmocka-dev valgrind
+  libpng-dev libjpeg-dev
 )
 dev_pkgs=(
   python3-torch python3-torchvision python3-onnx python3-numpy python3-protobuf
-  nodejs npm clang-format
+  nodejs npm clang-format python3-skimage
 )
 [ "${1:-}" = "--dev" ] && pkgs+=("${dev_pkgs[@]}")
 

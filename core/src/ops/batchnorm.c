@@ -124,6 +124,108 @@ static void bn_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const 
         cs_parallel_for(ex, planes, bn_part, &j);
 }
 
+/* ---- backward ----------------------------------------------------------------------------- *
+ *
+ * With a = scale / sqrt(var + eps) and G the output gradient, per statistic (channel, or
+ * element of C x D1 x ... when spatial = 0):
+ *   dX = G a,  dscale = sum G (x - mean) / sqrt(var + eps),  dB = sum G,
+ *   dmean = -a sum G,  dvar = -scale / 2 (var + eps)^(-3/2) sum G (x - mean).
+ * Split by channel, so every statistic's sums stay on one thread. */
+
+typedef struct {
+    const float *x, *g, *scale, *mean, *var;
+    float *dx, *dscale, *dbias, *dmean, *dvar;
+    float eps;
+    int64_t batch, c, inner;
+    int spatial;
+} bn_bwd_job;
+
+/* Adds the parameter gradients of one statistic from its sums sg = sum G and
+ * sgx = sum G (x - mean). */
+static void bn_param_grads(const bn_bwd_job *j, int64_t o, double sg, double sgx)
+{
+    double inv = 1.0 / sqrt((double)j->var[o] + j->eps);
+    if (j->dscale) j->dscale[o] += (float)(sgx * inv);
+    if (j->dbias) j->dbias[o] += (float)sg;
+    if (j->dmean) j->dmean[o] += (float)(-j->scale[o] * inv * sg);
+    if (j->dvar) j->dvar[o] += (float)(-0.5 * j->scale[o] * inv * inv * inv * sgx);
+}
+
+static void bn_bwd_part(void *ctx, int64_t c0, int64_t c1)
+{
+    const bn_bwd_job *j = ctx;
+    const int stats = j->dscale || j->dbias || j->dmean || j->dvar;
+    for (int64_t c = c0; c < c1; c++) {
+        if (j->spatial) {
+            float a = j->scale[c] / sqrtf(j->var[c] + j->eps), mu = j->mean[c];
+            double sg = 0, sgx = 0;
+            for (int64_t img = 0; img < j->batch; img++) {
+                int64_t off = (img * j->c + c) * j->inner;
+                const float *x = j->x + off, *g = j->g + off;
+                if (j->dx) {
+                    float *dx = j->dx + off;
+                    for (int64_t i = 0; i < j->inner; i++) dx[i] += g[i] * a;
+                }
+                if (stats) {
+                    float s = 0.f, sx = 0.f;
+                    for (int64_t i = 0; i < j->inner; i++) {
+                        s += g[i];
+                        sx += g[i] * (x[i] - mu);
+                    }
+                    sg += s;
+                    sgx += sx;
+                }
+            }
+            if (stats) bn_param_grads(j, c, sg, sgx);
+            continue;
+        }
+        for (int64_t i = 0; i < j->inner; i++) {
+            int64_t o = c * j->inner + i;
+            float a = j->scale[o] / sqrtf(j->var[o] + j->eps);
+            double sg = 0, sgx = 0;
+            for (int64_t img = 0; img < j->batch; img++) {
+                int64_t e = (img * j->c + c) * j->inner + i;
+                if (j->dx) j->dx[e] += j->g[e] * a;
+                sg += j->g[e];
+                sgx += (double)j->g[e] * (j->x[e] - j->mean[o]);
+            }
+            if (stats) bn_param_grads(j, o, sg, sgx);
+        }
+    }
+}
+
+static void bn_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                        cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    (void)out;
+    if (!gout[0]) return;
+    const bn_params *p = n->params;
+    const cs_tensor *x = in[0];
+    int64_t c = x->dims[1];
+    if (x->numel == 0) return;
+    float *d[5];
+    for (int i = 0; i < 5; i++) d[i] = gin[i] ? gin[i]->data : NULL;
+    bn_bwd_job j = {.x = x->data,
+                    .g = gout[0]->data,
+                    .scale = in[1]->data,
+                    .mean = in[3]->data,
+                    .var = in[4]->data,
+                    .dx = d[0],
+                    .dscale = d[1],
+                    .dbias = d[2],
+                    .dmean = d[3],
+                    .dvar = d[4],
+                    .eps = p->epsilon,
+                    .batch = x->dims[0],
+                    .c = c,
+                    .inner = x->numel / (x->dims[0] * c),
+                    .spatial = p->spatial};
+    if (x->numel < 32768)
+        bn_bwd_part(&j, 0, c);
+    else
+        cs_parallel_for(ex, c, bn_bwd_part, &j);
+}
+
 const cs_op_def cs_def_batchnorm = {
     .onnx_name = "BatchNormalization",
     .min_in = 5,
@@ -133,4 +235,5 @@ const cs_op_def cs_def_batchnorm = {
     .init = bn_init,
     .shape = bn_shape,
     .forward = bn_forward,
+    .backward = bn_backward,
 };

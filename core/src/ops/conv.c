@@ -10,6 +10,9 @@
  *
  * ConvTranspose computes the columns W^T X with one sgemm per image and group, then
  * scatters them with col2im, the exact adjoint of im2col (conv's backward needs both).
+ *
+ * Backward (gradients w.r.t. X, W and B) uses the same pieces in adjoint roles: see the
+ * backward section at the end.
  */
 #include "../graph.h"
 #include "../threads.h"
@@ -226,6 +229,19 @@ static void patch_finish(cs_patch *pg)
     }
 }
 
+/* Leading patch positions (rows of the last spatial dim) per block of a kdim-row column
+ * matrix, so one block stays near CONV_COL_BLOCK_BYTES; blocks are of even size. */
+static int64_t col_block(const cs_patch *pg, int64_t kdim)
+{
+    int64_t cl = pg->col[pg->nsp - 1], lead = cl > 0 ? pg->col_size / cl : 0;
+    int64_t row_bytes = kdim * cl * (int64_t)sizeof(float);
+    int64_t rows = row_bytes > 0 ? (int64_t)CONV_COL_BLOCK_BYTES / row_bytes : lead;
+    if (rows < 1) rows = 1;
+    if (rows > lead) rows = lead;
+    int64_t nblk = lead > 0 ? ceil_div(lead, rows) : 1;
+    return lead > 0 ? ceil_div(lead, nblk) : 1;
+}
+
 /* Resolves a Conv's geometry; `err` NULL in forward (shape() already accepted it). */
 static cs_status conv_geometry(const cs_node *n, const cs_tensor *x, const cs_tensor *w,
                                const cs_tensor *b, conv_geom *g, cs_error *err)
@@ -307,13 +323,7 @@ static cs_status conv_geometry(const cs_node *n, const cs_tensor *x, const cs_te
         /* + 8: slack for the full-width loads of the kernels' last partial vector. */
         g->dw_plane = (rows * g->dw_rs + 8 + 15) / 16 * 16;
     } else if (!pointwise) {
-        int64_t cl = pg->col[pg->nsp - 1], lead = pg->col_size / cl;
-        int64_t row_bytes = g->kdim * cl * (int64_t)sizeof(float);
-        int64_t rows = row_bytes > 0 ? (int64_t)CONV_COL_BLOCK_BYTES / row_bytes : lead;
-        if (rows < 1) rows = 1;
-        if (rows > lead) rows = lead;
-        int64_t nblk = lead > 0 ? ceil_div(lead, rows) : 1;
-        g->blk = lead > 0 ? ceil_div(lead, nblk) : 1;
+        g->blk = col_block(pg, g->kdim);
     }
     return CS_OK;
 }
@@ -912,6 +922,407 @@ static void convt_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
     bias_act_rows(ex, y, g.batch * g.cout, nout, nout, NULL, &n->act);
 }
 
+/* ---- backward ----------------------------------------------------------------------------- *
+ *
+ * With G the gradient w.r.t. the pre-activation output (cs_act_grad), per image and group:
+ *   Conv:           dX += col2im(W^T G)     dW += G im2col(X)^T     dB += sum of G
+ *   ConvTranspose:  dX += W im2col(G)       dW += X im2col(G)^T     dB += sum of G
+ * The column matrices go through scratch in blocks of output rows, like the forward. 1x1
+ * stride-1 convs need no columns. Depthwise convs have direct kernels, parallel over
+ * channels (so no two threads share a weight): dW in one pass over the forward's padded
+ * phase plane of X; dX gathered for stride 1 (a depthwise conv of the zero-bordered G with
+ * the flipped kernel, through the forward's 3x3 kernel) and scattered tap by tap into a
+ * padded plane otherwise. */
+
+typedef struct {
+    const cs_patch *pg;
+    const float *col;
+    int64_t ldc, q0, q1, k_size;
+    float *img;
+} col2im_blk_job;
+
+/* Channels [c0, c1): their rows never touch another channel's pixels. */
+static void col2im_blk_part(void *ctx, int64_t c0, int64_t c1)
+{
+    const col2im_blk_job *j = ctx;
+    col2im(j->pg, j->col, j->ldc, c0 * j->k_size, c1 * j->k_size, j->q0, j->q1, j->img);
+}
+
+typedef struct {
+    const float *gy;
+    float *db;
+    int64_t batch, cout, plane;
+} bias_grad_job;
+
+static void bias_grad_part(void *ctx, int64_t c0, int64_t c1)
+{
+    const bias_grad_job *j = ctx;
+    for (int64_t c = c0; c < c1; c++) {
+        float s = 0.f;
+        for (int64_t img = 0; img < j->batch; img++)
+            s += cs_sum(j->gy + (img * j->cout + c) * j->plane, j->plane);
+        j->db[c] += s;
+    }
+}
+
+/* db[c] += the sum of channel c of gy (batch x cout x plane) over images and positions. */
+static void bias_grad(const cs_exec *ex, const float *gy, float *db, int64_t batch, int64_t cout,
+                      int64_t plane)
+{
+    bias_grad_job j = {gy, db, batch, cout, plane};
+    if (batch * cout * plane < 32768)
+        bias_grad_part(&j, 0, cout);
+    else
+        cs_parallel_for(ex, cout, bias_grad_part, &j);
+}
+
+/* Adds the padded plane's interior back into an input plane: the adjoint of dw_fill. */
+static void dw_unfill(const conv_geom *g, const float *plane, float *dst)
+{
+    const cs_patch *pg = &g->pg;
+    const int64_t h = pg->img[0], w = pg->img[1], pt = pg->p[0], pl = pg->p[1];
+    const int64_t s = pg->s[1], lp = g->dw_lp, rs = g->dw_rs;
+    for (int64_t iy = 0; iy < h; iy++) {
+        const float *prow = plane + (pt + iy) * rs;
+        float *drow = dst + iy * w;
+        if (s == 1) {
+            const float *sp = prow + pl;
+            for (int64_t ix = 0; ix < w; ix++) drow[ix] += sp[ix];
+            continue;
+        }
+        for (int64_t ph = 0; ph < s; ph++) {
+            int64_t ix0 = ((ph - pl) % s + s) % s;
+            if (ix0 >= w) continue;
+            const float *sp = prow + ph * lp + (pl + ix0) / s;
+            int64_t cnt = ceil_div(w - ix0, s);
+            float *dp = drow + ix0;
+            for (int64_t j = 0; j < cnt; j++) dp[j * s] += sp[j];
+        }
+    }
+}
+
+/* Per-thread scratch of the depthwise backward, in floats from the part's start: the padded
+ * input plane (for dW) at 0; for dX of a strided conv, the padded input-gradient plane of
+ * the scatter form; for dX of a stride-1 conv, the gather form's plane holding G inside a
+ * zero border of the dilated kernel's extent, and one input plane for its result. */
+typedef struct {
+    int gather;
+    int64_t gp_rows, gp_rs, gp_ot, gp_ol; /* gather plane: rows, row stride, G's offsets */
+    int64_t dp, gp, tmp, total;
+} dw_bwd_layout;
+
+static dw_bwd_layout dw_bwd_plan(const conv_geom *g)
+{
+    const cs_patch *pg = &g->pg;
+    dw_bwd_layout l;
+    memset(&l, 0, sizeof l);
+    l.gather = pg->s[0] == 1 && pg->s[1] == 1;
+    int64_t off = g->dw_plane;
+    if (l.gather) {
+        l.gp_ot = (pg->k[0] - 1) * pg->d[0];
+        l.gp_ol = (pg->k[1] - 1) * pg->d[1];
+        l.gp_rows = pg->img[0] + pg->p[0] + l.gp_ot;
+        l.gp_rs = pg->img[1] + pg->p[1] + l.gp_ol;
+        l.gp = off;
+        off += (l.gp_rows * l.gp_rs + 8 + 15) / 16 * 16; /* + 8: slack for full-width loads */
+        l.tmp = off;
+        off += (pg->img_size + 15) / 16 * 16;
+    } else {
+        l.dp = off;
+        off += g->dw_plane;
+    }
+    l.total = off;
+    return l;
+}
+
+#ifdef CS_HAVE_AVX2
+static inline float hsum256(__m256 v)
+{
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+#endif
+
+/* dwk[t] += sum over the output plane of G times the padded input under tap t, for the nine
+ * taps of a 3x3 kernel in one pass (the plane has slack for the full-width tail loads). */
+static void dw_grad_w_3x3(const float *gr, const float *plane, const int64_t *tap, int64_t rstep,
+                          int64_t oh, int64_t ow, float *dwk)
+{
+#ifdef CS_HAVE_AVX2
+    __m256 a[9];
+    for (int t = 0; t < 9; t++) a[t] = _mm256_setzero_ps();
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ow % 8)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *base = plane + oy * rstep, *grow = gr + oy * ow;
+        for (int64_t o = 0; o < ow; o += 8) {
+            __m256 v = o + 8 <= ow ? _mm256_loadu_ps(grow + o) : _mm256_maskload_ps(grow + o, mask);
+            for (int t = 0; t < 9; t++)
+                a[t] = _mm256_fmadd_ps(v, _mm256_loadu_ps(base + tap[t] + o), a[t]);
+        }
+    }
+    for (int t = 0; t < 9; t++) dwk[t] += hsum256(a[t]);
+#else
+    for (int t = 0; t < 9; t++) {
+        float s = 0.f;
+        for (int64_t oy = 0; oy < oh; oy++)
+            s += cs_dot(gr + oy * ow, plane + oy * rstep + tap[t], ow);
+        dwk[t] += s;
+    }
+#endif
+}
+
+/* dX of one (image, channel) for one output channel of a stride-1 depthwise conv, gathered:
+ * dx[iy][ix] += sum over taps of w[kh-1-ky][kw-1-kx] * Gp[iy + pt + ky*dh][ix + pl + kx*dw],
+ * where Gp is G shifted by the dilated kernel's extent inside a zero border. */
+static void dw_gather_dx(const conv_geom *g, const dw_bwd_layout *l, const float *gr,
+                         const float *wk, float *gpl, float *tmp, float *dx)
+{
+    const cs_patch *pg = &g->pg;
+    const int64_t kh = pg->k[0], kw = pg->k[1], oh = pg->col[0], ow = pg->col[1];
+    const int64_t dh = pg->d[0], dwl = pg->d[1], h = pg->img[0], w = pg->img[1];
+    const int64_t rs = l->gp_rs;
+    int64_t ncol = rs - l->gp_ol < ow ? rs - l->gp_ol : ow;
+    for (int64_t oy = 0; oy < oh && l->gp_ot + oy < l->gp_rows; oy++)
+        memcpy(gpl + (l->gp_ot + oy) * rs + l->gp_ol, gr + oy * ow, sizeof(float) * (size_t)ncol);
+    const float *origin = gpl + pg->p[0] * rs + pg->p[1];
+    if (kh == 3 && kw == 3) {
+        static const cs_act none = {CS_ACT_NONE, 0.f, 0.f};
+        int64_t tap[9];
+        float wf[9];
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                tap[ky * 3 + kx] = ky * dh * rs + kx * dwl;
+                wf[ky * 3 + kx] = wk[(2 - ky) * 3 + (2 - kx)];
+            }
+        dw_plane_3x3(tmp, origin, tap, rs, wf, 0.f, h, w, &none);
+        for (int64_t i = 0; i < h * w; i++) dx[i] += tmp[i];
+        return;
+    }
+    for (int64_t iy = 0; iy < h; iy++)
+        for (int64_t ky = 0; ky < kh; ky++)
+            for (int64_t kx = 0; kx < kw; kx++)
+                dw_axpy(dx + iy * w, origin + (iy + ky * dh) * rs + kx * dwl,
+                        wk[(kh - 1 - ky) * kw + (kw - 1 - kx)], w);
+}
+
+typedef struct {
+    const conv_geom *g;
+    const dw_bwd_layout *l;
+    const float *x, *w, *gy;
+    float *dx, *dw, *scratch;
+    int64_t parts;
+} dw_bwd_job;
+
+/* Parts [t0, t1) of the channels, each with its own scratch (dw_bwd_layout). */
+static void dw_bwd_part(void *ctx, int64_t t0, int64_t t1)
+{
+    const dw_bwd_job *j = ctx;
+    const conv_geom *g = j->g;
+    const dw_bwd_layout *l = j->l;
+    const cs_patch *pg = &g->pg;
+    const int64_t kh = pg->k[0], kw = pg->k[1], oh = pg->col[0], ow = pg->col[1];
+    const int64_t dh = pg->d[0], dwl = pg->d[1], sw = pg->s[1];
+    const int64_t mult = g->cout / g->cin, rs = g->dw_rs, rstep = pg->s[0] * rs;
+    const int k33 = kh == 3 && kw == 3;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t c0 = g->cin * t / j->parts, c1 = g->cin * (t + 1) / j->parts;
+        if (c0 >= c1) continue;
+        float *xp = j->scratch + t * l->total, *dp = xp + l->dp, *gpl = xp + l->gp;
+        float *tmp = xp + l->tmp;
+        if (j->dw) memset(xp, 0, sizeof(float) * (size_t)g->dw_plane);
+        if (j->dx && l->gather) memset(gpl, 0, sizeof(float) * (size_t)(l->tmp - l->gp));
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t img = 0; img < g->batch; img++) {
+                int64_t it = img * g->cin + c;
+                float *dxp = j->dx ? j->dx + it * pg->img_size : NULL;
+                if (j->dw) dw_fill(g, j->x + it * pg->img_size, xp);
+                if (dxp && !l->gather) memset(dp, 0, sizeof(float) * (size_t)g->dw_plane);
+                for (int64_t m = 0; m < mult; m++) {
+                    int64_t oc = c * mult + m;
+                    const float *gr = j->gy + (img * g->cout + oc) * pg->col_size;
+                    const float *wk = j->w + oc * kh * kw;
+                    float *dwk = j->dw ? j->dw + oc * kh * kw : NULL;
+                    if (dxp && l->gather) dw_gather_dx(g, l, gr, wk, gpl, tmp, dxp);
+                    if (dwk && k33) {
+                        int64_t tap[9];
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int64_t tx = kx * dwl;
+                                tap[ky * 3 + kx] = ky * dh * rs + (tx % sw) * g->dw_lp + tx / sw;
+                            }
+                        dw_grad_w_3x3(gr, xp, tap, rstep, oh, ow, dwk);
+                    }
+                    /* Tap by tap: dW of other kernels, dX of strided convs (scattered). */
+                    const int tap_dw = dwk && !k33, tap_dx = dxp && !l->gather;
+                    if (!tap_dw && !tap_dx) continue;
+                    for (int64_t ky = 0; ky < kh; ky++)
+                        for (int64_t kx = 0; kx < kw; kx++) {
+                            int64_t tx = kx * dwl;
+                            int64_t tap = ky * dh * rs + (tx % sw) * g->dw_lp + tx / sw;
+                            if (tap_dw) {
+                                float s = 0.f;
+                                for (int64_t oy = 0; oy < oh; oy++)
+                                    s += cs_dot(gr + oy * ow, xp + oy * rstep + tap, ow);
+                                dwk[ky * kw + kx] += s;
+                            }
+                            if (tap_dx)
+                                for (int64_t oy = 0; oy < oh; oy++)
+                                    dw_axpy(dp + oy * rstep + tap, gr + oy * ow, wk[ky * kw + kx],
+                                            ow);
+                        }
+                }
+                if (dxp && !l->gather) dw_unfill(g, dp, dxp);
+            }
+    }
+}
+
+static int64_t bwd_parts(const cs_node *n, const cs_exec *ex, int64_t items)
+{
+    int64_t parts = ex->threads < n->threads ? ex->threads : n->threads;
+    if (parts > items) parts = items;
+    return parts < 1 ? 1 : parts;
+}
+
+static size_t conv_backward_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    conv_geom g = {0};
+    if (conv_geometry(n, in[0], in[1], opt_in(n, in, 2), &g, NULL) != CS_OK) return 0;
+    size_t b = cs_act_grad_bytes(&n->act, out[0]);
+    int64_t threads = n->threads < 1 ? 1 : n->threads;
+    if (g.depthwise)
+        b += sizeof(float) * (size_t)(dw_bwd_plan(&g).total * threads);
+    else if (!g.pointwise)
+        b += sizeof(float) * (size_t)(g.kdim * g.blk * g.pg.col[g.pg.nsp - 1]);
+    return b;
+}
+
+static void conv_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                          cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0]) return;
+    conv_geom g = {0};
+    const cs_tensor *bt = opt_in(n, in, 2);
+    conv_geometry(n, in[0], in[1], bt, &g, NULL);
+    const cs_patch *pg = &g.pg;
+    if (g.batch == 0 || g.cout == 0 || pg->col_size == 0) return;
+    float *dx = gin[0] ? gin[0]->data : NULL;
+    float *dw = gin[1] ? gin[1]->data : NULL;
+    float *db = bt && gin[2] ? gin[2]->data : NULL;
+    if (!dx && !dw && !db) return;
+    float *scratch = ex->scratch;
+    const float *gy = cs_act_grad(ex, &n->act, out[0], gout[0], scratch);
+    scratch += cs_act_grad_bytes(&n->act, out[0]) / sizeof(float);
+    const float *x = in[0]->data, *w = in[1]->data;
+    if (db) bias_grad(ex, gy, db, g.batch, g.cout, pg->col_size);
+    if (!dx && !dw) return;
+
+    if (g.depthwise) {
+        dw_bwd_layout l = dw_bwd_plan(&g);
+        dw_bwd_job j = {&g, &l, x, w, gy, dx, dw, scratch, bwd_parts(n, ex, g.cin)};
+        cs_parallel_for(ex, j.parts, dw_bwd_part, &j);
+        return;
+    }
+
+    const int64_t N = pg->col_size, M = g.cout_g, K = g.kdim;
+    const int64_t cl = pg->col[pg->nsp - 1], lead = N / cl;
+    if (K == 0 || M == 0) return;
+    for (int64_t img = 0; img < g.batch; img++)
+        for (int64_t grp = 0; grp < g.group; grp++) {
+            const float *xg = x + (img * g.cin + grp * g.cin_g) * pg->img_size;
+            const float *wg = w + grp * M * K;
+            const float *gg = gy + (img * g.cout + grp * M) * N;
+            float *dxg = dx ? dx + (img * g.cin + grp * g.cin_g) * pg->img_size : NULL;
+            float *dwg = dw ? dw + grp * M * K : NULL;
+            if (g.pointwise) {
+                if (dxg)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)M,
+                                1.f, wg, (int)K, gg, (int)N, 1.f, dxg, (int)N);
+                if (dwg)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)N,
+                                1.f, gg, (int)N, xg, (int)N, 1.f, dwg, (int)K);
+                continue;
+            }
+            for (int64_t q0 = 0; q0 < lead; q0 += g.blk) {
+                int64_t q1 = q0 + g.blk < lead ? q0 + g.blk : lead, nb = (q1 - q0) * cl;
+                if (dwg) {
+                    im2col_job j = {pg, xg, q0, q1, nb, scratch};
+                    if (K * nb < 32768)
+                        im2col_part(&j, 0, K);
+                    else
+                        cs_parallel_for(ex, K, im2col_part, &j);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)nb,
+                                1.f, gg + q0 * cl, (int)N, scratch, (int)nb, 1.f, dwg, (int)K);
+                }
+                if (dxg) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)nb, (int)M,
+                                1.f, wg, (int)K, gg + q0 * cl, (int)N, 0.f, scratch, (int)nb);
+                    col2im_blk_job j = {pg, scratch, nb, q0, q1, pg->k_size, dxg};
+                    if (K * nb < 32768)
+                        col2im_blk_part(&j, 0, g.cin_g);
+                    else
+                        cs_parallel_for(ex, g.cin_g, col2im_blk_part, &j);
+                }
+            }
+        }
+}
+
+static size_t convt_backward_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    conv_geom g = {0};
+    if (convt_geometry(n, in[0], in[1], opt_in(n, in, 2), &g, NULL) != CS_OK) return 0;
+    return cs_act_grad_bytes(&n->act, out[0]) +
+           sizeof(float) * (size_t)(g.kdim * col_block(&g.pg, g.kdim) * g.pg.col[g.pg.nsp - 1]);
+}
+
+static void convt_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                           cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0]) return;
+    conv_geom g = {0};
+    const cs_tensor *bt = opt_in(n, in, 2);
+    convt_geometry(n, in[0], in[1], bt, &g, NULL);
+    const cs_patch *pg = &g.pg;
+    const int64_t nin = pg->col_size, nout = pg->img_size, K = g.kdim;
+    if (g.batch == 0 || g.cout == 0 || nout == 0) return;
+    float *dx = gin[0] ? gin[0]->data : NULL;
+    float *dw = gin[1] ? gin[1]->data : NULL;
+    float *db = bt && gin[2] ? gin[2]->data : NULL;
+    if (!dx && !dw && !db) return;
+    float *scratch = ex->scratch;
+    const float *gy = cs_act_grad(ex, &n->act, out[0], gout[0], scratch);
+    scratch += cs_act_grad_bytes(&n->act, out[0]) / sizeof(float);
+    if (db) bias_grad(ex, gy, db, g.batch, g.cout, nout);
+    if ((!dx && !dw) || nin == 0 || g.cin_g == 0 || K == 0) return;
+    const float *x = in[0]->data, *w = in[1]->data;
+    const int64_t cl = pg->col[pg->nsp - 1], lead = nin / cl, blk = col_block(pg, K);
+    const int64_t M = g.cin_g;
+    for (int64_t img = 0; img < g.batch; img++)
+        for (int64_t grp = 0; grp < g.group; grp++) {
+            const float *gg = gy + (img * g.cout + grp * g.cout_g) * nout;
+            const float *xg = x + (img * g.cin + grp * M) * nin;
+            const float *wg = w + grp * M * K;
+            float *dxg = dx ? dx + (img * g.cin + grp * M) * nin : NULL;
+            float *dwg = dw ? dw + grp * M * K : NULL;
+            for (int64_t q0 = 0; q0 < lead; q0 += blk) {
+                int64_t q1 = q0 + blk < lead ? q0 + blk : lead, nb = (q1 - q0) * cl;
+                im2col_job j = {pg, gg, q0, q1, nb, scratch};
+                if (K * nb < 32768)
+                    im2col_part(&j, 0, K);
+                else
+                    cs_parallel_for(ex, K, im2col_part, &j);
+                if (dxg)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)nb, (int)K,
+                                1.f, wg, (int)K, scratch, (int)nb, 1.f, dxg + q0 * cl, (int)nin);
+                if (dwg)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)nb,
+                                1.f, xg + q0 * cl, (int)nin, scratch, (int)nb, 1.f, dwg, (int)K);
+            }
+        }
+}
+
 const cs_op_def cs_def_conv = {
     .onnx_name = "Conv",
     .min_in = 2,
@@ -921,6 +1332,8 @@ const cs_op_def cs_def_conv = {
     .init = conv_init,
     .shape = conv_shape,
     .forward = conv_forward,
+    .backward = conv_backward,
+    .backward_scratch = conv_backward_scratch,
 };
 
 const cs_op_def cs_def_conv_transpose = {
@@ -932,4 +1345,6 @@ const cs_op_def cs_def_conv_transpose = {
     .init = conv_init,
     .shape = convt_shape,
     .forward = convt_forward,
+    .backward = convt_backward,
+    .backward_scratch = convt_backward_scratch,
 };

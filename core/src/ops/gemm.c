@@ -4,6 +4,9 @@
  * onto it. MatMul: numpy semantics (1-D operands promoted and their dim dropped, batch dims
  * broadcast); when B has no batch dims and A's batch is contiguous, all of A's rows go
  * through one sgemm.
+ *
+ * Their backward passes are sgemms too (see below), with the fused activation's derivative
+ * applied to the output gradient first.
  */
 #include "../graph.h"
 #include "../threads.h"
@@ -237,6 +240,106 @@ static void matmul_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *co
     if (n->act.kind != CS_ACT_NONE) cs_bias_act_row(y, out[0]->numel, 0.f, &n->act);
 }
 
+/* ---- backward ----------------------------------------------------------------------------- */
+
+/* With G the gradient w.r.t. the pre-activation output and A' = op(A), B' = op(B):
+ *   dA' = alpha G B'^T,  dB' = alpha A'^T G,  dC = beta G summed over C's broadcast dims;
+ * a transposed operand gets the transpose, computed directly by sgemm. */
+static size_t gemm_backward_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    (void)in;
+    return cs_act_grad_bytes(&n->act, out[0]);
+}
+
+static void gemm_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                          cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0]) return;
+    const gemm_params *p = n->params;
+    const cs_tensor *a = in[0], *b = in[1], *c = gemm_c(n, in);
+    const int64_t m = out[0]->dims[0], nn = out[0]->dims[1];
+    const int64_t k = p->trans_a ? a->dims[0] : a->dims[1];
+    float *da = gin[0] ? gin[0]->data : NULL, *dbm = gin[1] ? gin[1]->data : NULL;
+    float *dc = c && gin[2] ? gin[2]->data : NULL;
+    if (m == 0 || nn == 0 || (!da && !dbm && !dc)) return;
+    const float *g = cs_act_grad(ex, &n->act, out[0], gout[0], ex->scratch);
+    const int lda = (int)a->dims[1], ldb = (int)b->dims[1];
+    const CBLAS_TRANSPOSE T = CblasTrans, N = CblasNoTrans;
+    if (k > 0 && p->alpha != 0.f) {
+        if (da && !p->trans_a) /* m x k */
+            cblas_sgemm(CblasRowMajor, N, p->trans_b ? N : T, (int)m, (int)k, (int)nn, p->alpha, g,
+                        (int)nn, b->data, ldb, 1.f, da, lda);
+        else if (da) /* k x m: B' G^T */
+            cblas_sgemm(CblasRowMajor, p->trans_b ? T : N, T, (int)k, (int)m, (int)nn, p->alpha,
+                        b->data, ldb, g, (int)nn, 1.f, da, lda);
+        if (dbm && !p->trans_b) /* k x nn */
+            cblas_sgemm(CblasRowMajor, p->trans_a ? N : T, N, (int)k, (int)nn, (int)m, p->alpha,
+                        a->data, lda, g, (int)nn, 1.f, dbm, ldb);
+        else if (dbm) /* nn x k: G^T A' */
+            cblas_sgemm(CblasRowMajor, T, p->trans_a ? T : N, (int)nn, (int)k, (int)m, p->alpha, g,
+                        (int)nn, a->data, lda, 1.f, dbm, ldb);
+    }
+    if (dc && p->beta != 0.f) {
+        int64_t cm = c->ndim == 2 ? c->dims[0] : 1, cn = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
+        for (int64_t i = 0; i < m; i++) {
+            const float *gr = g + i * nn;
+            float *dr = dc + (cm == 1 ? 0 : i) * cn;
+            if (cn == 1)
+                dr[0] += p->beta * cs_sum(gr, nn);
+            else
+                for (int64_t j = 0; j < nn; j++) dr[j] += p->beta * gr[j];
+        }
+    }
+}
+
+/* dA_t += G_t B_t^T and dB_t += A_t^T G_t over the broadcast batch; a broadcast operand's
+ * matrix collects the sum of its batches, as sgemm accumulates (beta = 1). */
+static size_t matmul_backward_scratch(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out)
+{
+    (void)in;
+    return cs_act_grad_bytes(&n->act, out[0]);
+}
+
+static void matmul_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                            cs_tensor *const *gout, cs_tensor *const *gin, const cs_exec *ex)
+{
+    if (!gout[0]) return;
+    matmul_geom g = {0};
+    int nd = 0;
+    int64_t dims[CS_MAX_DIMS + 2];
+    matmul_geometry(n, in[0], in[1], &g, &nd, dims, NULL);
+    const float *a = in[0]->data, *b = in[1]->data;
+    float *da = gin[0] ? gin[0]->data : NULL, *db = gin[1] ? gin[1]->data : NULL;
+    if (out[0]->numel == 0 || g.k == 0 || (!da && !db)) return;
+    const float *gy = cs_act_grad(ex, &n->act, out[0], gout[0], ex->scratch);
+    const CBLAS_TRANSPOSE T = CblasTrans, N = CblasNoTrans;
+    const int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
+    if (g.fold) {
+        const int rows = (int)(g.nbatch * g.m);
+        if (da) cblas_sgemm(CblasRowMajor, N, T, rows, k, nn, 1.f, gy, nn, b, nn, 1.f, da, k);
+        if (db) cblas_sgemm(CblasRowMajor, T, N, k, nn, rows, 1.f, a, k, gy, nn, 1.f, db, nn);
+        return;
+    }
+    const int64_t mn = g.m * g.n;
+    int64_t idx[CS_MAX_DIMS] = {0}, oa = 0, ob = 0;
+    for (int64_t t = 0; t < g.nbatch; t++) {
+        if (da)
+            cblas_sgemm(CblasRowMajor, N, T, m, k, nn, 1.f, gy + t * mn, nn, b + ob, nn, 1.f,
+                        da + oa, k);
+        if (db)
+            cblas_sgemm(CblasRowMajor, T, N, k, nn, m, 1.f, a + oa, k, gy + t * mn, nn, 1.f,
+                        db + ob, nn);
+        for (int i = g.nb - 1; i >= 0; i--) {
+            oa += g.sa[i];
+            ob += g.sb[i];
+            if (++idx[i] < g.batch[i]) break;
+            oa -= g.sa[i] * g.batch[i];
+            ob -= g.sb[i] * g.batch[i];
+            idx[i] = 0;
+        }
+    }
+}
+
 const cs_op_def cs_def_gemm = {
     .onnx_name = "Gemm",
     .min_in = 2,
@@ -246,6 +349,8 @@ const cs_op_def cs_def_gemm = {
     .init = gemm_init,
     .shape = gemm_shape,
     .forward = gemm_forward,
+    .backward = gemm_backward,
+    .backward_scratch = gemm_backward_scratch,
 };
 
 const cs_op_def cs_def_matmul = {
@@ -257,4 +362,6 @@ const cs_op_def cs_def_matmul = {
     .init = matmul_init,
     .shape = matmul_shape,
     .forward = matmul_forward,
+    .backward = matmul_backward,
+    .backward_scratch = matmul_backward_scratch,
 };

@@ -10,6 +10,10 @@ pkgs=(
   libopenblas-dev libprotobuf-c-dev protobuf-c-compiler
   libonnx-dev libonnx-testdata libcmocka-dev valgrind
   libpng-dev libjpeg-dev
+  libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libcairo2-dev libpango1.0-dev libzmq3-dev
+  protobuf-compiler python3-protobuf python3-zmq
 )
 dev_pkgs=(
   python3-torch python3-torchvision python3-onnx python3-numpy python3-protobuf

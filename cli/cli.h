@@ -6,6 +6,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_explain(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
 

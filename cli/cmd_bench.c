@@ -2,7 +2,8 @@
  *
  *     camstream bench MODEL.onnx [--threads N] [--batch B] [--runs R] [--warmup W] [--json]
  *
- * Loads the model, plans it once for the given threads and batch, fills the inputs with
+ * Loads the model, plans it once for the given threads (the one knob for every thread the
+ * engine runs, see core/src/threads.h) and batch, fills the inputs with
  * deterministic pseudo-random values, runs W warm-up passes, then times R passes of
  * cs_plan_run alone with CLOCK_MONOTONIC. Reports the median, minimum and 90th percentile
  * latency and images per second (batch / median). */
@@ -38,7 +39,7 @@ static void bench_usage(FILE *f)
                "Measures the latency and throughput of one ONNX model on random inputs.\n"
                "\n"
                "options:\n"
-               "  --threads N   threads for the engine and OpenBLAS (default 0 = all cores)\n"
+               "  --threads N   threads of the engine, every kernel's (default 0 = all cores)\n"
                "  --batch B     value of the model's symbolic batch dimension (default 1)\n"
                "  --runs R      timed runs (default 30 for batch 1, 10 for larger batches)\n"
                "  --warmup W    untimed runs first (default 5 for batch 1, 2 for larger batches)\n"

@@ -6,7 +6,10 @@
  * Reads a PNG or JPEG (or an already preprocessed input as an ONNX TensorProto), runs one
  * explanation (camstream/explain.h) and writes what was asked: a colormapped heatmap and an
  * overlay at the image's size, a JSON summary (classes, scores, boxes, timing) and the raw
- * map as a TensorProto. Errors are one line on stderr; exit 0 ok, 1 failure, 2 usage. */
+ * map as a TensorProto. --model also takes a model description (camstream/formats.h,
+ * docs/FORMATS.md): its model, preprocessing (statistics included), labels, class head and
+ * [explain] defaults apply unless an option overrides them. Preprocessing is core's
+ * (camstream/preprocess.h). Errors are one line on stderr; exit 0 ok, 1 failure, 2 usage. */
 #include "cli.h"
 #include "image_io.h"
 #include "preprocess.h"
@@ -14,6 +17,8 @@
 #include "camstream/colormap.h"
 #include "camstream/core.h"
 #include "camstream/explain.h"
+#include "camstream/formats.h"
+#include "camstream/preprocess.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -46,7 +51,9 @@ static void explain_usage(FILE *f)
         f, "usage: camstream explain --model M.onnx (--image FILE | --in INPUT.pb) --method NAME\n"
            "                         [options]\n"
            "\n"
-           "Explains one prediction of an image classifier.\n"
+           "Explains one prediction of an image classifier. --model also takes a model\n"
+           "description (docs/FORMATS.md): its preprocessing, labels, class head, layer and\n"
+           "method are the defaults of the options below.\n"
            "\n"
            "input:\n"
            "  --image FILE         a PNG or JPEG image (recognized by content)\n"
@@ -305,10 +312,6 @@ static int parse_args(int argc, char **argv, explain_args *a)
         fprintf(stderr, "camstream " CMD ": --model M.onnx is required (see --help)\n");
         return 2;
     }
-    if (!a->method) {
-        fprintf(stderr, "camstream " CMD ": --method NAME is required (see --help)\n");
-        return 2;
-    }
     if (!a->image == !a->in_pb) {
         fprintf(stderr, "camstream " CMD ": give exactly one of --image FILE and --in INPUT.pb\n");
         return 2;
@@ -352,12 +355,19 @@ typedef struct {
 
 static int write_json(FILE *f, const explain_args *a, const cs_explainer *e,
                       const cs_explanation *r, const ranked *rank, const double *prob, int k, int C,
-                      int H, int W, const cli_image *img, const pp_opts *pp, int map_h, int map_w,
+                      int H, int W, const cli_image *img, const cs_pp_opts *pp,
+                      const cs_model_desc *desc, const cs_statistics *stats, int map_h, int map_w,
                       float map_min, float map_max, const out_box *boxes, int n_boxes,
                       const timing *t)
 {
     fprintf(f, "{\n  \"model\": ");
     cli_json_string(f, a->model);
+    if (desc->path) {
+        fprintf(f, ",\n  \"model_file\": ");
+        cli_json_string(f, desc->model_file);
+        fprintf(f, ",\n  \"model_name\": ");
+        cli_json_string(f, desc->name);
+    }
     fprintf(f, ",\n  \"method\": ");
     cli_json_string(f, cs_method_name(cs_method_from_name(a->method)));
     fprintf(f, ",\n  \"layer\": ");
@@ -369,23 +379,40 @@ static int write_json(FILE *f, const explain_args *a, const cs_explainer *e,
         fprintf(f, "\"image\": ");
         cli_json_string(f, a->image);
         fprintf(f, ", \"width\": %d, \"height\": %d, \"resize\": \"%s\", \"scale\": \"%s\", ",
-                img->w, img->h, pp_resize_name(pp->resize), pp_scale_name(pp->scale));
+                img->w, img->h, cs_pp_resize_name(pp->resize), cs_pp_scale_name(pp->scale));
         fprintf(f, "\"mean\": [%.7g, %.7g, %.7g], \"std\": [%.7g, %.7g, %.7g], \"bgr\": %s, ",
                 pp->mean[0], pp->mean[1], pp->mean[2], pp->std[0], pp->std[1], pp->std[2],
                 pp->bgr ? "true" : "false");
+        if (stats) {
+            fprintf(f, "\"statistics\": ");
+            cli_json_string(f, stats->path);
+            fprintf(f, ", \"statistics_kind\": \"%s\", ", cs_stats_kind_name(stats->kind));
+        }
     } else {
         fprintf(f, "\"tensor\": ");
         cli_json_string(f, a->in_pb);
         fprintf(f, ", ");
     }
     fprintf(f, "\"shape\": [1, %d, %d, %d]},\n", C, H, W);
-    fprintf(f, "  \"class\": %d,\n  \"score\": ", r->cls);
+    fprintf(f, "  \"class\": %d,\n", r->cls);
+    if (r->cls < desc->n_labels) {
+        fprintf(f, "  \"label\": ");
+        cli_json_string(f, desc->labels[r->cls]);
+        fprintf(f, ",\n");
+    }
+    fprintf(f, "  \"score\": ");
     cli_json_float(f, r->score);
     fprintf(f, ",\n  \"probability\": ");
     cli_json_float(f, prob[r->cls]);
     fprintf(f, ",\n  \"top\": [");
     for (int i = 0; i < k; i++) {
-        fprintf(f, "%s\n    {\"class\": %d, \"score\": ", i ? "," : "", rank[i].idx);
+        fprintf(f, "%s\n    {\"class\": %d, ", i ? "," : "", rank[i].idx);
+        if (rank[i].idx < desc->n_labels) {
+            fprintf(f, "\"label\": ");
+            cli_json_string(f, desc->labels[rank[i].idx]);
+            fprintf(f, ", ");
+        }
+        fprintf(f, "\"score\": ");
         cli_json_float(f, rank[i].score);
         fprintf(f, ", \"probability\": ");
         cli_json_float(f, prob[rank[i].idx]);
@@ -420,24 +447,55 @@ int cmd_explain(int argc, char **argv)
     if (prc) return prc == 1 ? CLI_OK : CLI_USAGE;
 
     char msg[1024];
-    pp_opts pp;
-    int pp_given = 0;
-    if (pp_cli_resolve(&a.pp, "imagenet", &pp, &pp_given, msg, sizeof msg)) {
-        fprintf(stderr, "camstream " CMD ": %s\n", msg);
+    cs_error err = {0};
+    /* The model, or a model description whose settings are the defaults. */
+    cs_model_desc *desc = cs_model_desc_open(a.model, &err);
+    if (!desc) {
+        fprintf(stderr, "camstream " CMD ": %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    if (!a.method) a.method = desc->explain_method;
+    if (!a.layer) a.layer = desc->explain_layer;
+    if (!a.score) a.score = desc->classes;
+    if (!a.method) {
+        fprintf(stderr, "camstream " CMD ": --method NAME is required (see --help)\n");
+        cs_model_desc_destroy(&desc);
         return CLI_USAGE;
     }
+    cs_pp_opts pp;
+    int pp_given = 0;
+    int resolved = desc->path
+                       ? pp_cli_resolve_over(&a.pp, &desc->pp, &pp, &pp_given, msg, sizeof msg)
+                       : pp_cli_resolve(&a.pp, "imagenet", &pp, &pp_given, msg, sizeof msg);
+    if (resolved) {
+        fprintf(stderr, "camstream " CMD ": %s\n", msg);
+        cs_model_desc_destroy(&desc);
+        return CLI_USAGE;
+    }
+    /* A description's statistics apply unless the command line sets the normalization. */
+    const cs_statistics *stats = desc->statistics && !pp_given ? desc->statistics : NULL;
+    if (desc->path) pp_given = 1;
+    /* Inverting the normalization for display: exact without statistics or with per-channel
+     * ones; a mean image or whitening is shown min-max scaled. */
+    if (stats && stats->kind == CS_STATS_MEAN_STD) {
+        pp.scale = stats->scale;
+        pp.bgr = stats->bgr;
+        for (int c = 0; c < stats->channels; c++)
+            pp.mean[c] = stats->mean[c], pp.std[c] = stats->std[c];
+    }
+    int invertible = !stats || stats->kind == CS_STATS_MEAN_STD;
     cs_method method = cs_method_from_name(a.method);
     if (method == CS_METHOD_COUNT) {
         fprintf(stderr, "camstream " CMD ": --method: unknown method '%s' (known:", a.method);
         for (int i = 0; i < CS_METHOD_COUNT; i++)
             fprintf(stderr, "%s %s", i ? "," : "", cs_method_name((cs_method)i));
         fprintf(stderr, ")\n");
+        cs_model_desc_destroy(&desc);
         return CLI_USAGE;
     }
 
     int rc = CLI_FAIL;
     timing t = {0};
-    cs_error err = {0};
     cs_model *m = NULL, *decoder = NULL;
     cs_explainer *e = NULL;
     cs_tensor *in_t = NULL;
@@ -448,7 +506,7 @@ int cmd_explain(int argc, char **argv)
     double *prob = NULL;
 
     double tl = cli_now_ms();
-    m = cs_model_load_file(a.model, &err);
+    m = cs_model_load_file(desc->model_file, &err);
     if (!m) {
         fprintf(stderr, "camstream " CMD ": %s\n", err.msg);
         goto done;
@@ -504,13 +562,13 @@ int cmd_explain(int argc, char **argv)
     }
 
     double tp = cli_now_ms();
-    pp_geom g;
+    cs_pp_geom g;
     if (a.image) {
         if (cli_image_read(a.image, &img, msg, sizeof msg)) {
             fprintf(stderr, "camstream " CMD ": %s\n", msg);
             goto done;
         }
-        if (pp_image_to_tensor(&img, &pp, C, H, W, x->data, &g, msg, sizeof msg)) {
+        if (pp_image_to_tensor_st(&img, &pp, stats, C, H, W, x->data, &g, msg, sizeof msg)) {
             fprintf(stderr, "camstream " CMD ": %s: %s\n", a.image, msg);
             goto done;
         }
@@ -533,7 +591,7 @@ int cmd_explain(int argc, char **argv)
             goto done;
         }
         memcpy(x->data, in_t->data, cs_tensor_bytes(x));
-        pp_geometry(W, H, W, H, PP_STRETCH, &g);
+        cs_pp_geometry(W, H, W, H, CS_RESIZE_STRETCH, &g);
     }
     t.preprocess = cli_now_ms() - tp;
     if (a.save_input) {
@@ -615,7 +673,7 @@ int cmd_explain(int argc, char **argv)
     int nb = cs_map_boxes(map_in, H, W, a.box_threshold, 1, min_area, cb, MAX_BOXES);
     for (int i = 0; i < nb; i++) {
         double rect[4];
-        pp_rect_to_image(&g, cb[i].x0, cb[i].y0, cb[i].x1, cb[i].y1, rect);
+        cs_pp_rect_to_image(&g, cb[i].x0, cb[i].y0, cb[i].x1, cb[i].y1, rect);
         boxes[i] = (out_box){rect[0], rect[1], rect[2], rect[3], cb[i].score, cb[i].area};
     }
 
@@ -623,7 +681,7 @@ int cmd_explain(int argc, char **argv)
     if (a.out_heatmap || a.out_overlay) {
         map_img = malloc(sizeof(float) * (size_t)ow * oh);
         rgb = malloc((size_t)ow * oh * 3);
-        if (!map_img || !rgb || pp_map_to_image(map, mh, mw, &g, map_img)) {
+        if (!map_img || !rgb || cs_pp_map_to_image(map, mh, mw, &g, map_img)) {
             fprintf(stderr, "camstream " CMD ": out of memory\n");
             goto done;
         }
@@ -645,8 +703,8 @@ int cmd_explain(int argc, char **argv)
                 out_fail = 1;
                 fprintf(stderr, "camstream " CMD ": out of memory\n");
             } else {
-                pp_tensor_to_rgb(r.image->data, (int)r.image->dims[1], H, W,
-                                 pp_given || a.image ? &pp : NULL, base);
+                cs_pp_tensor_to_rgb(r.image->data, (int)r.image->dims[1], H, W,
+                                    (pp_given || a.image) && invertible ? &pp : NULL, base);
                 for (int64_t i = 0; i < (int64_t)H * W; i++)
                     for (int c = 0; c < 3; c++)
                         base[3 * i + c] = (uint8_t)(base[3 * i + c] * map_in[i] + 0.5f);
@@ -658,7 +716,9 @@ int cmd_explain(int argc, char **argv)
         } else {
             if (!under) {
                 base = malloc((size_t)H * W * 3);
-                if (base) pp_tensor_to_rgb(x->data, C, H, W, pp_given ? &pp : NULL, base);
+                if (base)
+                    cs_pp_tensor_to_rgb(x->data, C, H, W, pp_given && invertible ? &pp : NULL,
+                                        base);
                 under = base;
             }
             if (!under) {
@@ -692,7 +752,7 @@ int cmd_explain(int argc, char **argv)
             out_fail = 1;
         } else {
             int bad = write_json(jf, &a, e, &r, rank, prob, k, C, H, W, a.image ? &img : NULL, &pp,
-                                 mh, mw, mmin, mmax, boxes, nb, &t);
+                                 desc, stats, mh, mw, mmin, mmax, boxes, nb, &t);
             if (!to_stdout && fclose(jf) != 0) bad = 1;
             if (to_stdout && fflush(stdout) != 0) bad = 1;
             if (bad) {
@@ -721,5 +781,6 @@ done:
     cs_explainer_destroy(&e);
     cs_model_destroy(&decoder);
     cs_model_destroy(&m);
+    cs_model_desc_destroy(&desc);
     return rc;
 }

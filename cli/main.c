@@ -14,6 +14,7 @@ typedef struct {
 static const subcommand subcommands[] = {
     {"run", cmd_run, "run an ONNX model on TensorProto inputs (ONNX backend-test layout)"},
     {"bench", cmd_bench, "measure latency and throughput of ONNX models"},
+    {"bench-explain", cmd_bench_explain, "time explanation methods against a plain forward pass"},
     {"explain", cmd_explain, "explain a prediction on an image: heatmap, overlay, boxes, JSON"},
     {"visualize", cmd_visualize, "activation maximization, top patches, first-layer filters"},
 };
@@ -22,7 +23,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: camstream <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
+        fprintf(f, "  %-13s %s\n", subcommands[i].name, subcommands[i].help);
     fprintf(f, "\n'camstream <command> --help' describes a command's options.\n");
 }
 

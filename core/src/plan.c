@@ -490,7 +490,8 @@ cs_plan *cs_plan_new_binding(const cs_model *m, cs_plan_opts *o, cs_error *err)
 cs_status cs_plan_run(cs_plan *p, cs_error *err)
 {
     (void)err;
-    cs_blas_threads(p->threads);
+    /* Ops parallelize through p->pool themselves (threads.h): OpenBLAS single-threaded. */
+    cs_blas_threads(1);
     cs_exec ex = {.threads = p->threads, .pool = p->pool, .scratch = p->scratch};
     for (int k = 0; k < p->n_steps; k++) {
         cs_step *s = &p->steps[k];

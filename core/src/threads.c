@@ -1,23 +1,55 @@
-/* Worker pool: workers spin briefly on a generation counter, then sleep on a condition
- * variable, so a chain of small ops (depthwise convs, pools) pays no wake-up latency. */
+/* Worker pool. A job is split into `parts` chunks that the caller and the workers claim one
+ * at a time from a shared word (job id, part count and next part), so the
+ * caller runs a part itself when a worker is late (asleep, or descheduled because other
+ * processes hold the cores) instead of waiting for it. Idle workers spin for a while
+ * (CS_SPIN_NS of wall time, with the pause instruction), then sleep on a condition variable,
+ * so the back-to-back parallel ops of a run pay no wake-up latency and idle pools do not hold
+ * the cores. The caller only takes the mutex to wake workers that went to sleep, and yields
+ * its core while it waits for parts still running elsewhere. */
 #include "threads.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 
-#define CS_SPIN_ITERS 20000
+/* How long an idle worker spins before it sleeps: longer than the gaps between the parallel
+ * parts of one run (a few microseconds to a few hundred for a serial op), short enough not
+ * to hold a core long after a run ends. */
+#ifndef CS_SPIN_NS
+#define CS_SPIN_NS 300000
+#endif
+/* How long the caller spins on parts running elsewhere before it yields between checks. */
+#ifndef CS_WAIT_SPIN_NS
+#define CS_WAIT_SPIN_NS 30000
+#endif
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 struct cs_pool {
     int threads;
     pthread_t *tids;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;    /* bumped for every job */
-    atomic_int pending; /* workers still running the current job */
+    _Atomic uint64_t claim; /* job id << 32 | parts << 16 | next part to claim */
+    atomic_int done;        /* parts of the current job finished */
     atomic_int stop;
+    atomic_int sleepers; /* workers on (or about to wait on) cv */
+    uint32_t job;        /* id of the current job (caller only) */
     cs_range_fn fn;
     void *ctx;
     int64_t n;
@@ -37,36 +69,57 @@ static void run_part(cs_pool *p, int part)
     if (b < e) p->fn(p->ctx, b, e);
 }
 
+/* Claims and runs parts of job `job` until none is left (or another job is current). */
+static void run_claims(cs_pool *p, uint32_t job)
+{
+    uint64_t v = atomic_load_explicit(&p->claim, memory_order_acquire);
+    for (;;) {
+        /* Everything read here comes from the word: p->parts may already be the next
+         * job's once this one has no part left. */
+        if ((uint32_t)(v >> 32) != job || (v & 0xFFFF) >= (v >> 16 & 0xFFFF)) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        run_part(p, (int)(v & 0xFFFF));
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+        v = atomic_load_explicit(&p->claim, memory_order_acquire);
+    }
+}
+
 static void *worker(void *arg)
 {
     cs_worker_arg *wa = arg;
     cs_pool *p = wa->p;
-    int index = wa->index;
     free(wa);
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g;
-        int spins = 0;
-        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
-               !atomic_load(&p->stop)) {
-            if (++spins > CS_SPIN_ITERS) {
+        uint32_t job;
+        int64_t t0 = now_ns();
+        unsigned spins = 0;
+        while ((job = (uint32_t)(atomic_load_explicit(&p->claim, memory_order_acquire) >> 32)) ==
+                   seen &&
+               !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+            cpu_relax();
+            if ((++spins & 63) == 0 && now_ns() - t0 > CS_SPIN_NS) {
                 pthread_mutex_lock(&p->mu);
-                while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
+                atomic_fetch_add(&p->sleepers, 1);
+                while ((uint32_t)(atomic_load(&p->claim) >> 32) == seen && !atomic_load(&p->stop))
                     pthread_cond_wait(&p->cv, &p->mu);
+                atomic_fetch_sub(&p->sleepers, 1);
                 pthread_mutex_unlock(&p->mu);
-                spins = 0;
+                t0 = now_ns();
             }
         }
         if (atomic_load(&p->stop)) return NULL;
-        seen = g;
-        if (index < p->parts) run_part(p, index);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        seen = job;
+        run_claims(p, job);
     }
 }
 
 cs_pool *cs_pool_new(int threads)
 {
     if (threads < 2) return NULL;
+    if (threads > 4096) threads = 4096; /* parts count in 16 bits of the claim word */
     cs_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->threads = threads;
@@ -123,24 +176,36 @@ void cs_parallel_for(const cs_exec *ex, int64_t n, cs_range_fn fn, void *ctx)
     p->ctx = ctx;
     p->n = n;
     p->parts = n < p->threads ? (int)n : p->threads;
-    atomic_store(&p->pending, p->threads - 1);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    run_part(p, 0);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    if (++p->job == 0) p->job = 1; /* 0 is the id workers start from */
+    /* Publishing the job (seq_cst), then the sleepers check: a worker going to sleep either
+     * sees the new job or is counted (it registers under the mutex before re-checking). */
+    atomic_store(&p->claim, (uint64_t)p->job << 32 | (uint64_t)p->parts << 16);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    run_claims(p, p->job);
+    int64_t t0 = 0;
+    unsigned spins = 0;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->parts) {
+        cpu_relax();
+        if ((++spins & 63) == 0) {
+            int64_t t = now_ns();
+            if (!t0)
+                t0 = t;
+            else if (t - t0 > CS_WAIT_SPIN_NS)
+                sched_yield();
+        }
     }
 }
 
 void cs_blas_threads(int threads)
 {
-    static _Thread_local int current = -1;
+    static atomic_int current = -1;
     if (threads < 1) threads = 1;
-    if (threads != current) {
-        openblas_set_num_threads(threads);
-        current = threads;
-    }
+    if (atomic_exchange(&current, threads) != threads) openblas_set_num_threads(threads);
 }
 
 int cs_cpu_count(void)

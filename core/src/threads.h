@@ -1,6 +1,15 @@
-/* A small fixed pool of worker threads. One place decides how many threads run: the plan's
- * `threads` setting sizes this pool and is also given to OpenBLAS (openblas_set_num_threads),
- * so the two never oversubscribe the cores. */
+/* A small fixed pool of worker threads. One knob decides how many threads run: the plan's
+ * `threads` setting (cs_plan_opts.threads) sizes this pool, and every op parallelizes through
+ * it with cs_parallel_for, one chunk per thread. OpenBLAS runs single-threaded inside ops:
+ * convolutions use our own GEMM (ops/gemm_kernels.h), and the other sgemms go through
+ * cs_sgemm_par, which splits them into one single-threaded OpenBLAS call per pool thread
+ * (cs_plan_run sets OpenBLAS to 1 thread). So OpenBLAS's own thread pool never spins against
+ * ours. Code outside the ops that makes one large sgemm of its own may hand OpenBLAS the
+ * plan's thread count with cs_blas_threads(threads) for that call; the next op sets it back
+ * to 1.
+ *
+ * Idle workers spin for a short while (CS_SPIN_NS, threads.c) before they sleep, so the
+ * back-to-back parallel ops of a run do not pay a wake-up each. */
 #ifndef CS_THREADS_H
 #define CS_THREADS_H
 
@@ -17,7 +26,8 @@ int cs_pool_threads(const cs_pool *p);
  * thread takes chunk 0. Runs inline when ex has no pool or n is small. Not reentrant. */
 void cs_parallel_for(const cs_exec *ex, int64_t n, cs_range_fn fn, void *ctx);
 
-/* Sets OpenBLAS's thread count (and remembers it, so repeated calls cost nothing). */
+/* Sets OpenBLAS's thread count, process-wide (and remembers it, so repeated calls cost
+ * nothing). The ops keep it at 1 (see above). */
 void cs_blas_threads(int threads);
 /* Number of online cores. */
 int cs_cpu_count(void);

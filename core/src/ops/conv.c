@@ -1,12 +1,15 @@
 /* Conv and ConvTranspose.
  *
- * Conv runs im2col + sgemm per image and group: weights (M x K) as A, the column matrix
- * (K x N) as B, the product written straight into the image's NCHW output (M x N). The
- * column matrix is built in blocks of output rows so it stays in cache. 1x1 stride-1
- * unpadded convs pass the input itself as B. Depthwise convs (one input channel per group,
- * any multiplier) use a direct kernel over a zero-padded copy of each input plane whose
- * rows are split into stride phases, so every tap is a unit-stride FMA stream. 1-D convs run
- * as 2-D ones of height 1; 3-D (and 4-D) go through the same N-d im2col.
+ * 1-D and 2-D Convs (1-D runs as 2-D of height 1) go through camstream's own GEMM
+ * (gemm_kernels.h) per image and group: weights (M x K, read in place) times the column
+ * matrix (K x N), which is never written out whole: the GEMM packs blocks of it straight
+ * from the input (implicit im2col; a 1x1 stride-1 unpadded conv reads the input itself), and
+ * its micro-kernel adds the bias and applies the fused activation as it stores the NCHW
+ * output. The product is split over the pool by output positions or output channels.
+ * Depthwise convs (one input channel per group, any multiplier) use a direct kernel over a
+ * zero-padded copy of each input plane whose rows are split into stride phases, so every tap
+ * is a unit-stride FMA stream (AVX-512 when the CPU has it). 3-D (and 4-D) convs run im2col
+ * + sgemm (cs_sgemm_par) with the column matrix built in blocks of output rows.
  *
  * ConvTranspose computes the columns W^T X with one sgemm per image and group, then
  * scatters them with col2im, the exact adjoint of im2col (conv's backward needs both).
@@ -17,6 +20,7 @@
 #include "../graph.h"
 #include "../threads.h"
 #include "conv_kernels.h"
+#include "gemm_kernels.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -521,11 +525,59 @@ static void dw_axpy(float *y, const float *p, float w, int64_t n)
     for (; o < n; o++) y[o] += w * p[o];
 }
 
+#if defined(CS_HAVE_AVX2) && defined(__x86_64__) && defined(__GNUC__)
+#define CS_HAVE_DW512 1
+/* dw_plane_3x3 below with 16 outputs per step; the tail loads are masked, so it reads
+ * nothing past the last output's taps. */
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void
+dw_plane_3x3_512(float *y, const float *plane, const int64_t *tap, int64_t rstep, const float *wk,
+                 float bias, int64_t oh, int64_t ow, const cs_act *act)
+{
+    const int clamp = act->kind == CS_ACT_RELU || act->kind == CS_ACT_CLIP;
+    float lo, hi;
+    cs_act_bounds(act, &lo, &hi);
+    const __m512 w0 = _mm512_set1_ps(wk[0]), w1 = _mm512_set1_ps(wk[1]), w2 = _mm512_set1_ps(wk[2]),
+                 w3 = _mm512_set1_ps(wk[3]), w4 = _mm512_set1_ps(wk[4]), w5 = _mm512_set1_ps(wk[5]),
+                 w6 = _mm512_set1_ps(wk[6]), w7 = _mm512_set1_ps(wk[7]), w8 = _mm512_set1_ps(wk[8]);
+    const __m512 vb = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *base = plane + oy * rstep;
+        const float *p0 = base + tap[0], *p1 = base + tap[1], *p2 = base + tap[2];
+        const float *p3 = base + tap[3], *p4 = base + tap[4], *p5 = base + tap[5];
+        const float *p6 = base + tap[6], *p7 = base + tap[7], *p8 = base + tap[8];
+        float *yr = y + oy * ow;
+        for (int64_t o = 0; o < ow; o += 16) {
+            const __mmask16 k =
+                ow - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ow - o)) - 1u);
+            __m512 a = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(k, p0 + o), vb);
+            __m512 c = _mm512_mul_ps(w1, _mm512_maskz_loadu_ps(k, p1 + o));
+            a = _mm512_fmadd_ps(w2, _mm512_maskz_loadu_ps(k, p2 + o), a);
+            c = _mm512_fmadd_ps(w3, _mm512_maskz_loadu_ps(k, p3 + o), c);
+            a = _mm512_fmadd_ps(w4, _mm512_maskz_loadu_ps(k, p4 + o), a);
+            c = _mm512_fmadd_ps(w5, _mm512_maskz_loadu_ps(k, p5 + o), c);
+            a = _mm512_fmadd_ps(w6, _mm512_maskz_loadu_ps(k, p6 + o), a);
+            c = _mm512_fmadd_ps(w7, _mm512_maskz_loadu_ps(k, p7 + o), c);
+            a = _mm512_fmadd_ps(w8, _mm512_maskz_loadu_ps(k, p8 + o), a);
+            a = _mm512_add_ps(a, c);
+            if (clamp) a = _mm512_min_ps(_mm512_max_ps(a, vlo), vhi);
+            _mm512_mask_storeu_ps(yr + o, k, a);
+        }
+        if (!cs_act_is_inline(act)) cs_act_apply(act, yr, ow);
+    }
+}
+#endif
+
 /* One output plane of a 3x3 depthwise conv: nine taps per output in registers. `tap`
  * holds the plane offsets of the taps; row oy starts at plane + oy * rstep. */
 static void dw_plane_3x3(float *y, const float *plane, const int64_t *tap, int64_t rstep,
                          const float *wk, float bias, int64_t oh, int64_t ow, const cs_act *act)
 {
+#ifdef CS_HAVE_DW512
+    if (cs_gemm_avx512()) {
+        dw_plane_3x3_512(y, plane, tap, rstep, wk, bias, oh, ow, act);
+        return;
+    }
+#endif
     const int clamp = act->kind == CS_ACT_RELU || act->kind == CS_ACT_CLIP;
     float lo, hi;
     cs_act_bounds(act, &lo, &hi);
@@ -707,6 +759,9 @@ static cs_status conv_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const *
     int threads = n->threads < 1 ? 1 : n->threads;
     if (g.depthwise)
         n->scratch_bytes = sizeof(float) * (size_t)(g.dw_plane * threads);
+    else if (g.pg.nsp == 2) /* conv_gemm: one packing buffer per thread */
+        n->scratch_bytes = sizeof(float) * (size_t)threads *
+                           ((cs_conv_gemm_buf_floats(g.kdim, g.pg.col_size) + 15) / 16 * 16);
     else if (g.pointwise)
         n->scratch_bytes = 0;
     else
@@ -747,9 +802,34 @@ static void conv_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
                 bias_act_rows(ex, yg, M, N, N, bg, &n->act);
                 continue;
             }
+            if (pg->nsp == 2) {
+                /* Implicit im2col into our own GEMM, bias and activation in its store. */
+                cs_conv_gemm cg = {.w = wg,
+                                   .ldw = K,
+                                   .M = M,
+                                   .K = K,
+                                   .N = N,
+                                   .y = yg,
+                                   .ldy = N,
+                                   .bias = bg,
+                                   .act = &n->act};
+                cs_conv2d_src *s = &cg.src;
+                s->x = xg;
+                if (g.pointwise) { /* B is the input itself: one row of N positions */
+                    s->ih = s->oh = 1;
+                    s->iw = s->ow = N;
+                    s->kh = s->kw = s->sh = s->sw = s->dh = s->dw = 1;
+                } else {
+                    s->ih = pg->img[0], s->iw = pg->img[1], s->oh = pg->col[0], s->ow = pg->col[1];
+                    s->kh = pg->k[0], s->kw = pg->k[1], s->sh = pg->s[0], s->sw = pg->s[1];
+                    s->dh = pg->d[0], s->dw = pg->d[1], s->ph = pg->p[0], s->pw = pg->p[1];
+                }
+                cs_conv_gemm_par(ex, &cg, ex->scratch);
+                continue;
+            }
             if (g.pointwise) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.f,
-                            wg, (int)K, xg, (int)N, 0.f, yg, (int)N);
+                cs_sgemm_par(ex, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, wg, K, xg, N, 0.f, yg,
+                             N);
                 bias_act_rows(ex, yg, M, N, N, bg, &n->act);
                 continue;
             }
@@ -760,8 +840,8 @@ static void conv_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
                     im2col_part(&j, 0, K);
                 else
                     cs_parallel_for(ex, K, im2col_part, &j);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)nb, (int)K, 1.f,
-                            wg, (int)K, ex->scratch, (int)nb, 0.f, yg + q0 * cl, (int)N);
+                cs_sgemm_par(ex, CblasNoTrans, CblasNoTrans, M, nb, K, 1.f, wg, K, ex->scratch, nb,
+                             0.f, yg + q0 * cl, N);
                 bias_act_rows(ex, yg + q0 * cl, M, N, nb, bg, &n->act);
             }
         }
@@ -910,8 +990,8 @@ static void convt_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
         for (int64_t grp = 0; grp < g.group; grp++) {
             const float *xg = x + (img * g.cin + grp * g.cin_g) * nin;
             const float *wg = w + grp * g.cin_g * K;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)nin, (int)g.cin_g,
-                        1.f, wg, (int)K, xg, (int)nin, 0.f, col, (int)nin);
+            cs_sgemm_par(ex, CblasTrans, CblasNoTrans, K, nin, g.cin_g, 1.f, wg, K, xg, nin, 0.f,
+                         col, nin);
             col2im_job j = {pg, col, pg->k_size, yi + grp * g.cout_g * nout};
             if (K * nin < 32768)
                 col2im_part(&j, 0, g.cout_g);
@@ -1238,11 +1318,11 @@ static void conv_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
             float *dwg = dw ? dw + grp * M * K : NULL;
             if (g.pointwise) {
                 if (dxg)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)M,
-                                1.f, wg, (int)K, gg, (int)N, 1.f, dxg, (int)N);
+                    cs_sgemm_par(ex, CblasTrans, CblasNoTrans, K, N, M, 1.f, wg, K, gg, N, 1.f, dxg,
+                                 N);
                 if (dwg)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)N,
-                                1.f, gg, (int)N, xg, (int)N, 1.f, dwg, (int)K);
+                    cs_sgemm_par(ex, CblasNoTrans, CblasTrans, M, K, N, 1.f, gg, N, xg, N, 1.f, dwg,
+                                 K);
                 continue;
             }
             for (int64_t q0 = 0; q0 < lead; q0 += g.blk) {
@@ -1253,12 +1333,12 @@ static void conv_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
                         im2col_part(&j, 0, K);
                     else
                         cs_parallel_for(ex, K, im2col_part, &j);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)nb,
-                                1.f, gg + q0 * cl, (int)N, scratch, (int)nb, 1.f, dwg, (int)K);
+                    cs_sgemm_par(ex, CblasNoTrans, CblasTrans, M, K, nb, 1.f, gg + q0 * cl, N,
+                                 scratch, nb, 1.f, dwg, K);
                 }
                 if (dxg) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)nb, (int)M,
-                                1.f, wg, (int)K, gg + q0 * cl, (int)N, 0.f, scratch, (int)nb);
+                    cs_sgemm_par(ex, CblasTrans, CblasNoTrans, K, nb, M, 1.f, wg, K, gg + q0 * cl,
+                                 N, 0.f, scratch, nb);
                     col2im_blk_job j = {pg, scratch, nb, q0, q1, pg->k_size, dxg};
                     if (K * nb < 32768)
                         col2im_blk_part(&j, 0, g.cin_g);
@@ -1314,11 +1394,11 @@ static void convt_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *co
                 else
                     cs_parallel_for(ex, K, im2col_part, &j);
                 if (dxg)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)nb, (int)K,
-                                1.f, wg, (int)K, scratch, (int)nb, 1.f, dxg + q0 * cl, (int)nin);
+                    cs_sgemm_par(ex, CblasNoTrans, CblasNoTrans, M, nb, K, 1.f, wg, K, scratch, nb,
+                                 1.f, dxg + q0 * cl, nin);
                 if (dwg)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)nb,
-                                1.f, xg + q0 * cl, (int)nin, scratch, (int)nb, 1.f, dwg, (int)K);
+                    cs_sgemm_par(ex, CblasNoTrans, CblasTrans, M, K, nb, 1.f, xg + q0 * cl, nin,
+                                 scratch, nb, 1.f, dwg, K);
             }
         }
 }

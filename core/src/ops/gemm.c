@@ -1,4 +1,5 @@
-/* Gemm and MatMul on OpenBLAS sgemm, ending with the fused activation.
+/* Gemm and MatMul on OpenBLAS sgemm (split over the pool by cs_sgemm_par, OpenBLAS itself
+ * single-threaded), ending with the fused activation.
  *
  * Gemm: Y = alpha * A' B' + beta * C, with C broadcast to M x N first and sgemm accumulating
  * onto it. MatMul: numpy semantics (1-D operands promoted and their dim dropped, batch dims
@@ -11,6 +12,7 @@
 #include "../graph.h"
 #include "../threads.h"
 #include "conv_kernels.h"
+#include "gemm_kernels.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -89,7 +91,6 @@ static cs_status gemm_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const *
 static void gemm_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
                          const cs_exec *ex)
 {
-    (void)ex;
     const gemm_params *p = n->params;
     const cs_tensor *a = in[0], *b = in[1], *c = gemm_c(n, in);
     const int64_t m = out[0]->dims[0], nn = out[0]->dims[1];
@@ -114,9 +115,9 @@ static void gemm_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
         memset(y, 0, sizeof(float) * (size_t)(m * nn));
     }
     if (k > 0 && p->alpha != 0.f)
-        cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans,
-                    p->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)nn, (int)k, p->alpha,
-                    a->data, (int)a->dims[1], b->data, (int)b->dims[1], beta, y, (int)nn);
+        cs_sgemm_par(ex, p->trans_a ? CblasTrans : CblasNoTrans,
+                     p->trans_b ? CblasTrans : CblasNoTrans, m, nn, k, p->alpha, a->data,
+                     a->dims[1], b->data, b->dims[1], beta, y, nn);
     if (n->act.kind != CS_ACT_NONE) cs_bias_act_row(y, m * nn, 0.f, &n->act);
 }
 
@@ -207,7 +208,6 @@ static cs_status matmul_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const
 static void matmul_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
                            const cs_exec *ex)
 {
-    (void)ex;
     matmul_geom g = {0};
     int nd = 0;
     int64_t dims[CS_MAX_DIMS + 2];
@@ -219,13 +219,13 @@ static void matmul_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *co
     if (g.k == 0) {
         memset(y, 0, sizeof(float) * (size_t)out[0]->numel);
     } else if (g.fold) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(g.nbatch * g.m), (int)g.n,
-                    (int)g.k, 1.f, a, (int)g.k, b, (int)g.n, 0.f, y, (int)g.n);
+        cs_sgemm_par(ex, CblasNoTrans, CblasNoTrans, (g.nbatch * g.m), g.n, g.k, 1.f, a, g.k, b,
+                     g.n, 0.f, y, g.n);
     } else {
         int64_t idx[CS_MAX_DIMS] = {0}, oa = 0, ob = 0;
         for (int64_t t = 0; t < g.nbatch; t++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.m, (int)g.n, (int)g.k,
-                        1.f, a + oa, (int)g.k, b + ob, (int)g.n, 0.f, y + t * mn, (int)g.n);
+            cs_sgemm_par(ex, CblasNoTrans, CblasNoTrans, g.m, g.n, g.k, 1.f, a + oa, g.k, b + ob,
+                         g.n, 0.f, y + t * mn, g.n);
             /* Odometer over the batch dims, keeping the A and B offsets in step. */
             for (int i = g.nb - 1; i >= 0; i--) {
                 oa += g.sa[i];
@@ -267,17 +267,17 @@ static void gemm_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *con
     const CBLAS_TRANSPOSE T = CblasTrans, N = CblasNoTrans;
     if (k > 0 && p->alpha != 0.f) {
         if (da && !p->trans_a) /* m x k */
-            cblas_sgemm(CblasRowMajor, N, p->trans_b ? N : T, (int)m, (int)k, (int)nn, p->alpha, g,
-                        (int)nn, b->data, ldb, 1.f, da, lda);
+            cs_sgemm_par(ex, N, p->trans_b ? N : T, m, k, nn, p->alpha, g, nn, b->data, ldb, 1.f,
+                         da, lda);
         else if (da) /* k x m: B' G^T */
-            cblas_sgemm(CblasRowMajor, p->trans_b ? T : N, T, (int)k, (int)m, (int)nn, p->alpha,
-                        b->data, ldb, g, (int)nn, 1.f, da, lda);
+            cs_sgemm_par(ex, p->trans_b ? T : N, T, k, m, nn, p->alpha, b->data, ldb, g, nn, 1.f,
+                         da, lda);
         if (dbm && !p->trans_b) /* k x nn */
-            cblas_sgemm(CblasRowMajor, p->trans_a ? N : T, N, (int)k, (int)nn, (int)m, p->alpha,
-                        a->data, lda, g, (int)nn, 1.f, dbm, ldb);
+            cs_sgemm_par(ex, p->trans_a ? N : T, N, k, nn, m, p->alpha, a->data, lda, g, nn, 1.f,
+                         dbm, ldb);
         else if (dbm) /* nn x k: G^T A' */
-            cblas_sgemm(CblasRowMajor, T, p->trans_a ? T : N, (int)nn, (int)k, (int)m, p->alpha, g,
-                        (int)nn, a->data, lda, 1.f, dbm, ldb);
+            cs_sgemm_par(ex, T, p->trans_a ? T : N, nn, k, m, p->alpha, g, nn, a->data, lda, 1.f,
+                         dbm, ldb);
     }
     if (dc && p->beta != 0.f) {
         int64_t cm = c->ndim == 2 ? c->dims[0] : 1, cn = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
@@ -316,19 +316,15 @@ static void matmul_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *c
     const int m = (int)g.m, k = (int)g.k, nn = (int)g.n;
     if (g.fold) {
         const int rows = (int)(g.nbatch * g.m);
-        if (da) cblas_sgemm(CblasRowMajor, N, T, rows, k, nn, 1.f, gy, nn, b, nn, 1.f, da, k);
-        if (db) cblas_sgemm(CblasRowMajor, T, N, k, nn, rows, 1.f, a, k, gy, nn, 1.f, db, nn);
+        if (da) cs_sgemm_par(ex, N, T, rows, k, nn, 1.f, gy, nn, b, nn, 1.f, da, k);
+        if (db) cs_sgemm_par(ex, T, N, k, nn, rows, 1.f, a, k, gy, nn, 1.f, db, nn);
         return;
     }
     const int64_t mn = g.m * g.n;
     int64_t idx[CS_MAX_DIMS] = {0}, oa = 0, ob = 0;
     for (int64_t t = 0; t < g.nbatch; t++) {
-        if (da)
-            cblas_sgemm(CblasRowMajor, N, T, m, k, nn, 1.f, gy + t * mn, nn, b + ob, nn, 1.f,
-                        da + oa, k);
-        if (db)
-            cblas_sgemm(CblasRowMajor, T, N, k, nn, m, 1.f, a + oa, k, gy + t * mn, nn, 1.f,
-                        db + ob, nn);
+        if (da) cs_sgemm_par(ex, N, T, m, k, nn, 1.f, gy + t * mn, nn, b + ob, nn, 1.f, da + oa, k);
+        if (db) cs_sgemm_par(ex, T, N, k, nn, m, 1.f, a + oa, k, gy + t * mn, nn, 1.f, db + ob, nn);
         for (int i = g.nb - 1; i >= 0; i--) {
             oa += g.sa[i];
             ob += g.sb[i];

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Benchmark of the GStreamer chain on a 640×480 30 fps source with the bundled model:
+#
+#   videotestsrc is-live=false ! 640×480 ! videoconvert ! csnormalize ! csinfer ! cslocalize !
+#   csoverlay ! cspublish ! fakesink sync=false
+#
+# Measures, per explanation setting (explain=none and explain=gradcam by default):
+#   - throughput: frames per second through the chain (non-live source: as fast as it goes), from
+#     the publish times of the messages a subscriber receives (first 10% skipped);
+#   - per-stage latency: mean and p50/p90/p99 of every stage from CsTimingMeta (carried in the
+#     published messages), and of cspublish (and the rest) from GST_TRACERS=latency(flags=element);
+#   - the engine's own time for the same work, outside GStreamer: `camstream bench` (forward) and
+#     `camstream bench-explain` (forward + explanation), same model, same threads;
+#   - the elements' overhead beyond the engine: (Σ camstream stages − engine time) / engine time,
+#     from the medians (p50) of the stages and of the engine runs.
+#     Two figures: "analysis" = csnormalize + csinfer + cslocalize + cspublish (the work
+#     that exists to run the model), and "all" adding csoverlay (drawing at 640×480, which is
+#     video work the engine does not do).
+#   - the machine's load: the CPU share used by other processes in the second before each
+#     measurement, and the load average.
+#
+#   bench/pipeline.sh [--build DIR] [--frames N] [--model DIR] [--explain "none gradcam"]
+#                     [--threads N] [--runs R] [--wait-idle S] [--markdown]
+#
+# Results: one JSON line per setting appended to BUILD/pipeline-bench.jsonl; --markdown also prints
+# the table rows docs/PERFORMANCE.md uses.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$src/build
+frames=600
+model_dir=$src/tests/models/gap_cnn_op13
+explains="none gradcam"
+threads=0
+runs=3
+wait_idle=0
+markdown=0
+die() { echo "pipeline.sh: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case $1 in
+    --build) build=$(cd "${2:?}" && pwd); shift ;;
+    --frames) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--frames needs a number"; frames=$2; shift ;;
+    --model) model_dir=$(cd "${2:?}" && pwd); shift ;;
+    --explain) explains=${2:?}; shift ;;
+    --threads) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--threads needs a number"; threads=$2; shift ;;
+    --runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs needs a number"; runs=$2; shift ;;
+    --wait-idle) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--wait-idle needs seconds"; wait_idle=$2; shift ;;
+    --markdown) markdown=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1" ;;
+    esac
+    shift
+done
+model=$model_dir/model.onnx
+[ -f "$model" ] || die "no model at $model"
+if [ ! -f "$build/build.ninja" ]; then meson setup "$build" "$src" >/dev/null; fi
+ninja -C "$build" >/dev/null
+camstream=$build/cli/camstream
+[ -f "$build/elements/libgstcamstream.so" ] || die "the plugin was not built in $build"
+
+work=$build/bench-pipeline
+rm -rf "$work"
+mkdir -p "$work/py"
+out=$build/pipeline-bench.jsonl
+export GST_PLUGIN_PATH=$build/elements
+export GST_REGISTRY_1_0=$work/registry.bin
+protoc --python_out="$work/py" -I"$src/proto" "$src/proto/camstream.proto"
+
+# cpu_busy: share of the CPUs used by anything during one second (we run nothing then).
+cpu_busy() {
+    local a b
+    read -r -a a < <(head -n 1 /proc/stat)
+    sleep 1
+    read -r -a b < <(head -n 1 /proc/stat)
+    local i total=0 idle
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    idle=$((b[4] - a[4] + b[5] - a[5]))
+    awk -v t=$total -v i=$idle 'BEGIN { printf "%.2f", (t > 0 ? 1 - i / t : 0) }'
+}
+wait_idle() {
+    local busy waited=0
+    busy=$(cpu_busy)
+    while awk -v b="$busy" 'BEGIN { exit !(b > 0.1) }' && [ $waited -lt "$wait_idle" ]; do
+        sleep 4
+        waited=$((waited + 5))
+        busy=$(cpu_busy)
+    done
+    echo "$busy"
+}
+
+have() { gst-inspect-1.0 "$1" >/dev/null 2>&1; }
+for e in csinfer cspublish; do have $e || die "$e is not in the plugin"; done
+source_caps="video/x-raw,width=640,height=480,framerate=30/1"
+src_chain=(videotestsrc is-live=false pattern=ball num-buffers="$frames" ! "$source_caps" ! videoconvert)
+
+# chain EXPLAIN ENDPOINT: the full chain with the elements the plugin has.
+chain() {
+    local explain=$1 endpoint=$2
+    local c=("${src_chain[@]}")
+    have csnormalize && c+=(! csnormalize model="$model")
+    c+=(! csinfer model="$model" threads="$threads")
+    [ "$explain" != none ] && c+=(explain="$explain")
+    have cslocalize && [ "$explain" != none ] && c+=(! cslocalize mode=heatmap)
+    have csoverlay && c+=(! csoverlay)
+    c+=(! cspublish endpoint="$endpoint" stream-id=bench hwm=100000 ! fakesink sync=false)
+    echo "${c[@]}"
+}
+
+# Engine alone: median forward, and forward + explanation, in ms.
+engine_ms() {
+    local explain=$1 fwd total
+    fwd=$("$camstream" bench "$model" --threads "$threads" --runs 300 --warmup 20 --json |
+        /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["median_ms"])')
+    if [ "$explain" = none ]; then echo "$fwd 0"; return; fi
+    total=$("$camstream" bench-explain "$model" --methods "$explain" --threads "$threads" \
+        --runs 300 --warmup 20 --json |
+        /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["total_ms"])')
+    echo "$fwd $total"
+}
+
+echo "pipeline bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), model $model, $frames frames 640x480"
+for explain in $explains; do
+    for run in $(seq "$runs"); do
+        busy=$(wait_idle)
+        endpoint=ipc://$work/pub.sock
+        summary=$work/summary-$explain-$run.json
+        ready=$work/ready-$explain-$run
+        read -r -a pipeline <<<"$(chain "$explain" "$endpoint")"
+        /usr/bin/python3 "$src/tests/e2e/subscriber.py" --endpoint "$endpoint" --stream bench \
+            --pb-dir "$work/py" --min-messages 1 --summary "$summary" --ready-file "$ready" \
+            --timeout 600 >/dev/null &
+        sub=$!
+        for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.05; done
+        sleep 0.2
+        t0=$(date +%s%N)
+        gst-launch-1.0 -q "${pipeline[@]}" >"$work/gst-$explain-$run.log" 2>&1 ||
+            { cat "$work/gst-$explain-$run.log" >&2; kill $sub; die "pipeline failed"; }
+        t1=$(date +%s%N)
+        sleep 0.5
+        kill -TERM $sub
+        wait $sub || true
+        load=$(cut -d' ' -f1 /proc/loadavg)
+
+        # Per-element latency from the tracer (a separate, shorter run: tracing costs time).
+        GST_TRACERS="latency(flags=element)" GST_DEBUG="GST_TRACER:7" GST_DEBUG_NO_COLOR=1 \
+            gst-launch-1.0 -q "${pipeline[@]/num-buffers=$frames/num-buffers=$((frames / 4))}" \
+            >/dev/null 2>"$work/trace-$explain-$run.log" || true
+
+        read -r fwd_ms explain_ms <<<"$(engine_ms "$explain")"
+        /usr/bin/python3 - "$summary" "$work/trace-$explain-$run.log" "$explain" "$frames" \
+            "$fwd_ms" "$explain_ms" "$busy" "$load" "$t0" "$t1" "$threads" "$model" >>"$out" <<'EOF'
+import json, re, sys
+summary, trace, explain, frames, fwd, exp, busy, load, t0, t1, threads, model = sys.argv[1:]
+s = json.load(open(summary))
+el = {}
+for line in open(trace, errors="replace"):
+    m = re.search(r"element-latency, .*element=\(string\)([A-Za-z_]+?)\d*, .*time=\(guint64\)(\d+)", line)
+    if m:
+        el.setdefault(m.group(1), []).append(int(m.group(2)))
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, -(-p * len(v) // 100) - 1))]
+tracer = {k: {"n": len(v), "mean": sum(v) / len(v), "p50": pct(v, 50), "p90": pct(v, 90),
+              "p99": pct(v, 99)} for k, v in el.items()}
+# Each camstream element's time per frame: its CsTimingMeta stage when it records one, else the
+# tracer's element latency (cspublish cannot put its own time in the message it sends).
+st = s["stage_ns"]
+elements = {}
+for k in ("csnormalize", "csinfer", "cslocalize", "csoverlay", "cspublish"):
+    if k in st:
+        elements[k] = dict(st[k], source="CsTimingMeta")
+    elif k in tracer:
+        elements[k] = dict(tracer[k], source="tracer")
+# Medians: on a shared machine the means follow the preemptions (p99 ≫ p50), the medians the code.
+med = lambda k: elements[k]["p50"] if k in elements else 0.0
+engine = (float(fwd) + float(exp)) * 1e6
+analysis = med("csnormalize") + med("csinfer") + med("cslocalize") + med("cspublish")
+everything = analysis + med("csoverlay")
+r = {
+    "explain": explain, "frames": int(frames), "messages": s["messages"], "threads": int(threads),
+    "model": model, "fps": s["publish_fps"],
+    "wall_fps": int(frames) / ((int(t1) - int(t0)) / 1e9),
+    "elements_ns": elements, "stage_ns": st, "tracer_ns": tracer,
+    "engine_forward_ms": float(fwd), "engine_explain_ms": float(exp),
+    "engine_ms": engine / 1e6, "analysis_ms": analysis / 1e6, "all_ms": everything / 1e6,
+    "overhead_analysis_pct": 100.0 * (analysis - engine) / engine,
+    "overhead_all_pct": 100.0 * (everything - engine) / engine,
+    "latency_ns": s["latency_ns"], "busy": float(busy), "load": float(load),
+    "errors": s["errors"][:5],
+}
+print(json.dumps(r))
+EOF
+        tail -n 1 "$out" | /usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.stdin.readline())
+el = r["elements_ns"]
+stages = ", ".join("%s %.3f" % (k, v["p50"] / 1e6) for k, v in el.items())
+if "csinfer.explain" in r["stage_ns"]:
+    stages += " (csinfer.explain %.3f)" % (r["stage_ns"]["csinfer.explain"]["p50"] / 1e6)
+print("  explain=%-8s %6.1f fps (wall %5.1f)  p50 ms: %s | engine %.3f ms, "
+      "analysis %.3f ms (%+.0f%%), all %.3f ms (%+.0f%%)  busy %.2f load %.2f" % (
+      r["explain"], r["fps"], r["wall_fps"], stages, r["engine_ms"], r["analysis_ms"],
+      r["overhead_analysis_pct"], r["all_ms"], r["overhead_all_pct"], r["busy"], r["load"]))'
+    done
+done
+
+if [ $markdown -eq 1 ]; then
+    tail -n $(($(wc -w <<<"$explains") * runs)) "$out" | /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+import os
+by = {}
+for r in rows:
+    by.setdefault((os.path.basename(os.path.dirname(r["model"])), r["threads"], r["explain"]), []).append(r)
+print("| model | threads | explain | fps | csnormalize | csinfer (explain) | cslocalize | csoverlay | cspublish | engine alone | overhead: analysis | overhead: all | busy / load |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+for (m, t, e), rs in by.items():
+    r = sorted(rs, key=lambda r: r["analysis_ms"])[len(rs) // 2]  # the median run by analysis time
+    el, st = r["elements_ns"], r["stage_ns"]
+    f = lambda k: ("%.3f / %.3f%s" % (el[k]["p50"] / 1e6, el[k]["p99"] / 1e6,
+                   "" if el[k]["source"] == "CsTimingMeta" else "ᵗ")) if k in el else "—"
+    inf = f("csinfer") + (" (%.3f)" % (st["csinfer.explain"]["p50"] / 1e6) if "csinfer.explain" in st else "")
+    print("| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %.3f | %+.0f%% | %+.0f%% | %.2f / %.2f |" % (
+        m, t or "all", e, r["fps"], f("csnormalize"), inf, f("cslocalize"), f("csoverlay"), f("cspublish"),
+        r["engine_ms"], r["overhead_analysis_pct"], r["overhead_all_pct"], r["busy"], r["load"]))
+print()
+print("Stage columns: p50 / p99 in ms per frame, from CsTimingMeta; ᵗ: from the latency tracer "
+      "(the element records no timing). csinfer (explain): csinfer includes its explanation, "
+      "whose p50 is in parentheses.")'
+fi

@@ -36,7 +36,7 @@ export GST_PLUGIN_PATH=$build/elements
 # here (GStreamer's own exit-time allocations would drown them).
 if ldd "$build/elements/libgstcamstream.so" 2>/dev/null | grep -q libasan; then
     export LD_PRELOAD="$(gcc -print-file-name=libasan.so)${LD_PRELOAD:+:$LD_PRELOAD}"
-    export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # the last setting wins
 fi
 export GST_REGISTRY=$work/registry.bin
 unset GST_PLUGIN_SYSTEM_PATH_1_0 GST_PLUGIN_SYSTEM_PATH || true

@@ -1,0 +1,69 @@
+#!/bin/sh
+# `camstreamd --check`: the shipped configurations are valid (exit 0, a summary on stdout); a
+# broken one exits 1 with exactly one line `FILE:LINE: ...` on stderr; --help, --version;
+# running mode is not implemented yet (exit 2).
+#
+#     cli_config.sh CAMSTREAMD SOURCE_DIR
+set -u
+if [ $# -ne 2 ]; then
+    echo "usage: cli_config.sh CAMSTREAMD SOURCE_DIR" >&2
+    exit 2
+fi
+d=$1 src=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-cli-config.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failures=0
+
+bad() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+for f in "$src/configs/default.conf" "$src"/configs/examples/*.conf; do
+    "$d" --check "$f" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ "$rc" -eq 0 ] || bad "--check $f: exit $rc: $(cat "$tmp/err")"
+    [ -s "$tmp/err" ] && bad "--check $f: stderr not empty"
+    grep -q "^$f: valid$" "$tmp/out" || bad "--check $f: no 'valid' line"
+    grep -q "^streams: " "$tmp/out" || bad "--check $f: no stream summary"
+    grep -q "cspublish endpoint=tcp://127.0.0.1:5555" "$tmp/out" || bad "--check $f: no pipeline"
+done
+
+# broken: FILE LINE SUBSTRING
+expect_broken() {
+    printf '%b' "$1" >"$tmp/broken.conf"
+    "$d" --check "$tmp/broken.conf" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ "$rc" -eq 1 ] || bad "broken ($3): exit $rc, expected 1"
+    [ -s "$tmp/out" ] && bad "broken ($3): stdout not empty"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "broken ($3): not one line: $(cat "$tmp/err")"
+    grep -qF "$tmp/broken.conf:$2: " "$tmp/err" || bad "broken ($3): no file:line $2: $(cat "$tmp/err")"
+    grep -qF "$3" "$tmp/err" || bad "broken ($3): reason missing: $(cat "$tmp/err")"
+}
+expect_broken '[daemon]\nthreads = 2\nspeed = 3\n' 3 "[daemon] speed: unknown key (allowed: "
+expect_broken '[stream s]\nsource = mms://x\nchain = queue\n' 2 "unknown scheme"
+expect_broken '[daemon]\npublish = tcp://0.0.0.0:5555\n[stream s]\nsource = testsrc://\nchain = queue\n' 2 "not a loopback address"
+expect_broken '[model m]\ndescription = nope.onnx\n[stream s]\nsource = testsrc://\nmodel = m\n' 2 "no such file"
+
+"$d" --check "$tmp/nonexistent.conf" >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] || bad "missing file: exit status"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "missing file: not one line"
+
+"$d" --help >"$tmp/out" 2>&1 || bad "--help: exit status"
+grep -q -- "--check FILE" "$tmp/out" || bad "--help: no --check"
+"$d" --version >"$tmp/out" 2>&1 || bad "--version: exit status"
+grep -q "^camstreamd [0-9]" "$tmp/out" || bad "--version: $(cat "$tmp/out")"
+"$d" --keys >"$tmp/out" 2>&1 || bad "--keys: exit status"
+grep -qF '### `[stream NAME]`' "$tmp/out" || bad "--keys: no stream table"
+"$d" "$src/configs/default.conf" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 2 ] || bad "running mode: exit $rc, expected 2"
+grep -q "not implemented yet" "$tmp/err" || bad "running mode: message"
+"$d" --frobnicate >/dev/null 2>&1
+[ $? -eq 2 ] || bad "unknown option: exit status"
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s)" >&2
+    exit 1
+fi
+echo "cli_config: all passed"

@@ -1,7 +1,8 @@
 /* Conv and ConvTranspose.
  *
  * 1-D and 2-D Convs (1-D runs as 2-D of height 1) go through camstream's own GEMM
- * (gemm_kernels.h) per image and group: weights (M x K, read in place) times the column
+ * (gemm_kernels.h) per image and group: weights (M x K; prepacked into the micro-kernel's
+ * panels once per plan by prepare() when they are constant, else read in place) times the column
  * matrix (K x N), which is never written out whole: the GEMM packs blocks of it straight
  * from the input (implicit im2col; a 1x1 stride-1 unpadded conv reads the input itself), and
  * its micro-kernel adds the bias and applies the fused activation as it stores the NCHW
@@ -743,6 +744,50 @@ static void dw_part(void *ctx, int64_t t0, int64_t t1)
 
 /* ---- Conv --------------------------------------------------------------------------------- */
 
+/* n->prep of a 2-D GEMM Conv with constant weights: per group, the M x K weight matrix packed
+ * into the micro-kernel's panels (cs_conv_gemm_pack_w), `per_group` floats apart. */
+typedef struct {
+    int64_t M, K, group;
+    size_t per_group;
+    float *w; /* 64-byte aligned */
+} conv_prep;
+
+static void conv_free_prep(void *p)
+{
+    conv_prep *cp = p;
+    if (cp) free(cp->w);
+    free(cp);
+}
+
+static cs_status conv_prepare(cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
+                              cs_error *err)
+{
+    (void)out;
+    conv_free_prep(n->prep);
+    n->prep = NULL;
+    if (!in[1]->data) return CS_OK; /* weights computed at run time: read as stored */
+    conv_geom g = {0};
+    cs_status st = conv_geometry(n, in[0], in[1], opt_in(n, in, 2), &g, err);
+    if (st != CS_OK) return st;
+    if (g.depthwise || g.pg.nsp != 2 || g.kdim == 0 || g.cout == 0) return CS_OK;
+    const int64_t M = g.cout_g, K = g.kdim;
+    const size_t per = (cs_conv_gemm_packed_floats(M, K) + 15) / 16 * 16;
+    const size_t bytes = sizeof(float) * per * (size_t)g.group;
+    conv_prep *cp = calloc(1, sizeof *cp);
+    float *w = cp ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
+    if (!w) {
+        free(cp);
+        return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory for %zu bytes of packed weights",
+                            bytes);
+    }
+    const float *src = in[1]->data;
+    for (int64_t grp = 0; grp < g.group; grp++)
+        cs_conv_gemm_pack_w(src + grp * M * K, K, M, K, w + (size_t)grp * per);
+    *cp = (conv_prep){M, K, g.group, per, w};
+    n->prep = cp;
+    return CS_OK;
+}
+
 static cs_status conv_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const *out, cs_error *err)
 {
     conv_geom g = {0};
@@ -791,10 +836,13 @@ static void conv_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
 
     const int64_t N = pg->col_size, M = g.cout_g, K = g.kdim;
     const int64_t cl = pg->col[pg->nsp - 1], lead = N / cl;
+    const conv_prep *cp = n->prep;
+    if (cp && (cp->M != M || cp->K != K || cp->group != g.group)) cp = NULL;
     for (int64_t img = 0; img < g.batch; img++)
         for (int64_t grp = 0; grp < g.group; grp++) {
             const float *xg = x + (img * g.cin + grp * g.cin_g) * pg->img_size;
             const float *wg = w + grp * M * K;
+            const float *wpg = cp ? cp->w + (size_t)grp * cp->per_group : NULL;
             float *yg = y + (img * g.cout + grp * M) * N;
             const float *bg = b ? b + grp * M : NULL;
             if (K == 0) {
@@ -806,6 +854,7 @@ static void conv_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *cons
                 /* Implicit im2col into our own GEMM, bias and activation in its store. */
                 cs_conv_gemm cg = {.w = wg,
                                    .ldw = K,
+                                   .wp = wpg,
                                    .M = M,
                                    .K = K,
                                    .N = N,
@@ -1411,7 +1460,9 @@ const cs_op_def cs_def_conv = {
     .max_out = 1,
     .init = conv_init,
     .shape = conv_shape,
+    .prepare = conv_prepare,
     .forward = conv_forward,
+    .free_prep = conv_free_prep,
     .backward = conv_backward,
     .backward_scratch = conv_backward_scratch,
 };

@@ -21,6 +21,11 @@
 #define NC_MAX 8192
 /* Products below this many multiply-adds run on the calling thread alone. */
 #define PAR_MIN_FMAS (1 << 17)
+/* Software prefetch distance, in floats, along the packed weight stream (a prefetch past the
+ * end of the buffer is harmless: prefetches never fault). */
+#ifndef PF_A
+#define PF_A 256
+#endif
 
 static int64_t cdiv(int64_t a, int64_t b)
 {
@@ -175,12 +180,13 @@ static void pack_b(const cs_conv2d_src *s, int64_t k0, int64_t k1, int64_t nb0, 
 
 /* ---- micro-kernels ------------------------------------------------------------------------ *
  * C[i][j] (i < m <= MR, j < n <= NR) = sum over k < K of A[i][k] * Bp[k][j], plus C itself
- * when accum, then (when last) + bias[i] and clamped to [lo, hi] when clamp. A rows are lda
- * apart; Bp has ldb floats per k (NR in a packed panel; the row stride of the input itself
- * for a 1x1 conv's full panels), of which NR are read. Rows of A past m are read
- * from row 0 (computed, never stored). */
-typedef void (*kernel_fn)(int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                          float *c, int64_t ldc, int m, int n, int accum, int last,
+ * when accum, then (when last) + bias[i] and clamped to [lo, hi] when clamp. A[i][k] is
+ * a[i * lda + k] (weights as stored; rows of A past m are read from row 0, computed, never
+ * stored) or, when packed, a[k * MR + i] (a panel of cs_conv_gemm_pack_w, zero-padded to MR
+ * rows). Bp has ldb floats per k (NR in a packed panel; the row stride of the input itself
+ * for a 1x1 conv's full panels), of which NR are read. */
+typedef void (*kernel_fn)(int64_t K, const float *a, int64_t lda, int packed, const float *b,
+                          int64_t ldb, float *c, int64_t ldc, int m, int n, int accum, int last,
                           const float *bias, int clamp, float lo, float hi);
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -208,44 +214,56 @@ TGT512 static inline void store512(float *cr, __m512 v0, __m512 v1, __mmask16 k0
     _mm512_mask_storeu_ps(cr + 16, k1, v1);
 }
 
-TGT512 static void kernel_avx512(int64_t K, const float *a, int64_t lda, const float *b,
+TGT512 static void kernel_avx512(int64_t K, const float *a, int64_t lda, int packed, const float *b,
                                  int64_t ldb, float *c, int64_t ldc, int m, int n, int accum,
                                  int last, const float *bias, int clamp, float lo, float hi)
 {
-    const float *a0 = a, *a1 = a + (m > 1 ? lda : 0), *a2 = a + (m > 2 ? 2 * lda : 0);
-    const float *a3 = a + (m > 3 ? 3 * lda : 0), *a4 = a + (m > 4 ? 4 * lda : 0);
-    const float *a5 = a + (m > 5 ? 5 * lda : 0), *a6 = a + (m > 6 ? 6 * lda : 0);
-    const float *a7 = a + (m > 7 ? 7 * lda : 0);
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00;
     __m512 c61 = c00, c70 = c00, c71 = c00;
-    for (int64_t k = 0; k < K; k++, b += ldb) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        __m512 t = _mm512_set1_ps(a0[k]);
-        c00 = _mm512_fmadd_ps(t, b0, c00);
-        c01 = _mm512_fmadd_ps(t, b1, c01);
-        t = _mm512_set1_ps(a1[k]);
-        c10 = _mm512_fmadd_ps(t, b0, c10);
-        c11 = _mm512_fmadd_ps(t, b1, c11);
-        t = _mm512_set1_ps(a2[k]);
-        c20 = _mm512_fmadd_ps(t, b0, c20);
-        c21 = _mm512_fmadd_ps(t, b1, c21);
-        t = _mm512_set1_ps(a3[k]);
-        c30 = _mm512_fmadd_ps(t, b0, c30);
-        c31 = _mm512_fmadd_ps(t, b1, c31);
-        t = _mm512_set1_ps(a4[k]);
-        c40 = _mm512_fmadd_ps(t, b0, c40);
-        c41 = _mm512_fmadd_ps(t, b1, c41);
-        t = _mm512_set1_ps(a5[k]);
-        c50 = _mm512_fmadd_ps(t, b0, c50);
-        c51 = _mm512_fmadd_ps(t, b1, c51);
-        t = _mm512_set1_ps(a6[k]);
-        c60 = _mm512_fmadd_ps(t, b0, c60);
-        c61 = _mm512_fmadd_ps(t, b1, c61);
-        t = _mm512_set1_ps(a7[k]);
-        c70 = _mm512_fmadd_ps(t, b0, c70);
-        c71 = _mm512_fmadd_ps(t, b1, c71);
+    /* One k step: row i of A times the two vectors of B. */
+#define STEP(A0, A1, A2, A3, A4, A5, A6, A7)                                                       \
+    do {                                                                                           \
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                        \
+        __m512 t = _mm512_set1_ps(A0);                                                             \
+        c00 = _mm512_fmadd_ps(t, b0, c00);                                                         \
+        c01 = _mm512_fmadd_ps(t, b1, c01);                                                         \
+        t = _mm512_set1_ps(A1);                                                                    \
+        c10 = _mm512_fmadd_ps(t, b0, c10);                                                         \
+        c11 = _mm512_fmadd_ps(t, b1, c11);                                                         \
+        t = _mm512_set1_ps(A2);                                                                    \
+        c20 = _mm512_fmadd_ps(t, b0, c20);                                                         \
+        c21 = _mm512_fmadd_ps(t, b1, c21);                                                         \
+        t = _mm512_set1_ps(A3);                                                                    \
+        c30 = _mm512_fmadd_ps(t, b0, c30);                                                         \
+        c31 = _mm512_fmadd_ps(t, b1, c31);                                                         \
+        t = _mm512_set1_ps(A4);                                                                    \
+        c40 = _mm512_fmadd_ps(t, b0, c40);                                                         \
+        c41 = _mm512_fmadd_ps(t, b1, c41);                                                         \
+        t = _mm512_set1_ps(A5);                                                                    \
+        c50 = _mm512_fmadd_ps(t, b0, c50);                                                         \
+        c51 = _mm512_fmadd_ps(t, b1, c51);                                                         \
+        t = _mm512_set1_ps(A6);                                                                    \
+        c60 = _mm512_fmadd_ps(t, b0, c60);                                                         \
+        c61 = _mm512_fmadd_ps(t, b1, c61);                                                         \
+        t = _mm512_set1_ps(A7);                                                                    \
+        c70 = _mm512_fmadd_ps(t, b0, c70);                                                         \
+        c71 = _mm512_fmadd_ps(t, b1, c71);                                                         \
+    } while (0)
+    if (packed) { /* one contiguous stream of MR floats per k */
+        for (int64_t k = 0; k < K; k++, b += ldb, a += MR) {
+            _mm_prefetch((const char *)(a + PF_A), _MM_HINT_T0);
+            STEP(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        }
+    } else {
+        const float *a0 = a, *a1 = a + (m > 1 ? lda : 0), *a2 = a + (m > 2 ? 2 * lda : 0);
+        const float *a3 = a + (m > 3 ? 3 * lda : 0), *a4 = a + (m > 4 ? 4 * lda : 0);
+        const float *a5 = a + (m > 5 ? 5 * lda : 0), *a6 = a + (m > 6 ? 6 * lda : 0);
+        const float *a7 = a + (m > 7 ? 7 * lda : 0);
+        for (int64_t k = 0; k < K; k++, b += ldb)
+            STEP(a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k]);
     }
+#undef STEP
     const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 k1 = n >= 32  ? (__mmask16)0xFFFF
                          : n > 16 ? (__mmask16)((1u << (n - 16)) - 1u)
@@ -290,26 +308,27 @@ static inline void store256(float *cr, __m256 v0, __m256 v1, int n, int accum, i
     _mm256_maskstore_ps(cr + 8, k1, v1);
 }
 
-/* 4 rows x 16 columns of a panel (b points at the first of the 16 columns, NR apart). */
+/* 4 rows x 16 columns of a panel (b points at the first of the 16 columns, NR apart); row i
+ * of A at a_i[k * ska] (ska 1 for weights as stored, MR for packed ones). */
 static void kernel_avx2_4x16(int64_t K, const float *a0, const float *a1, const float *a2,
-                             const float *a3, const float *b, int64_t ldb, float *c, int64_t ldc,
-                             int m, int n, int accum, int last, const float *bias, int clamp,
-                             float lo, float hi)
+                             const float *a3, int64_t ska, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, int m, int n, int accum, int last, const float *bias,
+                             int clamp, float lo, float hi)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00;
-    for (int64_t k = 0; k < K; k++, b += ldb) {
+    for (int64_t k = 0; k < K; k++, b += ldb, a0 += ska, a1 += ska, a2 += ska, a3 += ska) {
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 t = _mm256_broadcast_ss(a0 + k);
+        __m256 t = _mm256_broadcast_ss(a0);
         c00 = _mm256_fmadd_ps(t, b0, c00);
         c01 = _mm256_fmadd_ps(t, b1, c01);
-        t = _mm256_broadcast_ss(a1 + k);
+        t = _mm256_broadcast_ss(a1);
         c10 = _mm256_fmadd_ps(t, b0, c10);
         c11 = _mm256_fmadd_ps(t, b1, c11);
-        t = _mm256_broadcast_ss(a2 + k);
+        t = _mm256_broadcast_ss(a2);
         c20 = _mm256_fmadd_ps(t, b0, c20);
         c21 = _mm256_fmadd_ps(t, b1, c21);
-        t = _mm256_broadcast_ss(a3 + k);
+        t = _mm256_broadcast_ss(a3);
         c30 = _mm256_fmadd_ps(t, b0, c30);
         c31 = _mm256_fmadd_ps(t, b1, c31);
     }
@@ -324,18 +343,20 @@ static void kernel_avx2_4x16(int64_t K, const float *a0, const float *a1, const 
 #endif
 
 /* AVX2 (or portable) kernel over a whole MR x NR tile. */
-static void kernel_avx2(int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                        float *c, int64_t ldc, int m, int n, int accum, int last, const float *bias,
-                        int clamp, float lo, float hi)
+static void kernel_avx2(int64_t K, const float *a, int64_t lda, int packed, const float *b,
+                        int64_t ldb, float *c, int64_t ldc, int m, int n, int accum, int last,
+                        const float *bias, int clamp, float lo, float hi)
 {
+    /* A[i][k] = a[i * sia + k * ska] */
+    const int64_t sia = packed ? 1 : lda, ska = packed ? MR : 1;
 #ifdef CS_HAVE_AVX2
     for (int r = 0; r < m; r += 4) {
         const int mm = m - r < 4 ? m - r : 4;
-        const float *ar = a + r * lda;
-        const float *a1 = ar + (mm > 1 ? lda : 0), *a2 = ar + (mm > 2 ? 2 * lda : 0);
-        const float *a3 = ar + (mm > 3 ? 3 * lda : 0);
+        const float *ar = a + r * sia;
+        const float *a1 = ar + (mm > 1 ? sia : 0), *a2 = ar + (mm > 2 ? 2 * sia : 0);
+        const float *a3 = ar + (mm > 3 ? 3 * sia : 0);
         for (int j = 0; j < n; j += 16)
-            kernel_avx2_4x16(K, ar, a1, a2, a3, b + j, ldb, c + r * ldc + j, ldc, mm,
+            kernel_avx2_4x16(K, ar, a1, a2, a3, ska, b + j, ldb, c + r * ldc + j, ldc, mm,
                              n - j < 16 ? n - j : 16, accum, last, bias ? bias + r : NULL, clamp,
                              lo, hi);
     }
@@ -343,7 +364,7 @@ static void kernel_avx2(int64_t K, const float *a, int64_t lda, const float *b, 
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             float s = 0.f;
-            for (int64_t k = 0; k < K; k++) s += a[i * lda + k] * b[k * ldb + j];
+            for (int64_t k = 0; k < K; k++) s += a[i * sia + k * ska] * b[k * ldb + j];
             float *cc = c + i * ldc + j;
             if (accum) s += *cc;
             if (last) {
@@ -383,6 +404,31 @@ static kernel_fn pick_kernel(void)
     return kernel_avx2;
 }
 
+/* ---- packing W ---------------------------------------------------------------------------- */
+
+size_t cs_conv_gemm_packed_floats(int64_t M, int64_t K)
+{
+    return (size_t)(cdiv(M, MR) * MR * K);
+}
+
+void cs_conv_gemm_pack_w(const float *w, int64_t ldw, int64_t M, int64_t K, float *dst)
+{
+    const int64_t mp = cdiv(M, MR) * MR, kc_max = k_block(K);
+    for (int64_t k0 = 0; k0 < K; k0 += kc_max) {
+        const int64_t kc = min64(kc_max, K - k0);
+        for (int64_t p = 0; p < mp / MR; p++) {
+            float *d = dst + k0 * mp + p * MR * kc;
+            const int64_t m = min64(MR, M - p * MR);
+            for (int64_t i = 0; i < m; i++) {
+                const float *r = w + (p * MR + i) * ldw + k0;
+                for (int64_t k = 0; k < kc; k++) d[k * MR + i] = r[k];
+            }
+            for (int64_t i = m; i < MR; i++)
+                for (int64_t k = 0; k < kc; k++) d[k * MR + i] = 0.f;
+        }
+    }
+}
+
 /* ---- driver ------------------------------------------------------------------------------- */
 
 void cs_conv_gemm_run(const cs_conv_gemm *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
@@ -391,6 +437,7 @@ void cs_conv_gemm_run(const cs_conv_gemm *g, int64_t m0, int64_t m1, int64_t n0,
     if (m0 >= m1 || n0 >= n1 || g->K < 1) return;
     const kernel_fn kern = pick_kernel();
     const int64_t K = g->K, kc_max = k_block(K), nc = n_block(kc_max, g->N);
+    const int64_t mp = cdiv(g->M, MR) * MR; /* rows of the packed weights */
     const int inl = cs_act_is_inline(g->act);
     const int clamp = g->act->kind == CS_ACT_RELU || g->act->kind == CS_ACT_CLIP;
     float lo, hi;
@@ -411,7 +458,8 @@ void cs_conv_gemm_run(const cs_conv_gemm *g, int64_t m0, int64_t m1, int64_t n0,
                 pack_b(s, k0, k1, tail, nb1, buf);
             for (int64_t mr = m0; mr < m1; mr += MR) {
                 const int m = (int)min64(MR, m1 - mr);
-                const float *a = g->w + mr * g->ldw + k0;
+                const float *a =
+                    g->wp ? g->wp + k0 * mp + mr * kc : g->w + mr * g->ldw + k0; /* mr % MR == 0 */
                 const float *bias = g->bias ? g->bias + mr : NULL;
                 float *yr = g->y + mr * g->ldy;
                 for (int64_t p = 0; p < np; p++) {
@@ -425,8 +473,8 @@ void cs_conv_gemm_run(const cs_conv_gemm *g, int64_t m0, int64_t m1, int64_t n0,
                     } else if (direct) {
                         b = buf;
                     }
-                    kern(kc, a, g->ldw, b, ldb, yr + n, g->ldy, m, cnt, !first, last, bias,
-                         inl && clamp, lo, hi);
+                    kern(kc, a, g->ldw, g->wp != NULL, b, ldb, yr + n, g->ldy, m, cnt, !first, last,
+                         bias, inl && clamp, lo, hi);
                     if (last && !inl)
                         for (int i = 0; i < m; i++) cs_act_apply(g->act, yr + i * g->ldy + n, cnt);
                 }

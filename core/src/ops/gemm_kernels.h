@@ -1,9 +1,10 @@
 /* camstream's own single-precision GEMM for convolutions, and a pool-parallel wrapper around
  * OpenBLAS's sgemm for the other products.
  *
- * Convolution GEMM: Y (M x N) = act(W (M x K) * B (K x N) + bias), where W is the row-major
- * weight matrix as stored in the model (read in place: never packed, so weights may change
- * between runs, as the gradient checks' finite differences do) and B is the column matrix
+ * Convolution GEMM: Y (M x N) = act(W (M x K) * B (K x N) + bias), where W is the weight
+ * matrix, either prepacked once per plan into the micro-kernel's panel layout (constant
+ * weights: cs_conv_gemm_pack_w, Conv's prepare) or read in place as the row-major matrix
+ * stored in the model (weights computed at run time), and B is the column matrix
  * of a 2-D convolution, never materialized: blocks of KC x NC of it are packed straight from
  * the input planes into a per-thread buffer (implicit im2col), in panels of CS_GEMM_NR
  * columns. A register-blocked micro-kernel computes CS_GEMM_MR x CS_GEMM_NR tiles and applies
@@ -37,8 +38,9 @@ typedef struct {
 } cs_conv2d_src;
 
 typedef struct {
-    const float *w; /* M x K, row stride ldw */
+    const float *w; /* M x K, row stride ldw; read only when wp is NULL */
     int64_t ldw;
+    const float *wp; /* NULL, or the same M x K packed by cs_conv_gemm_pack_w */
     int64_t M, K, N;
     cs_conv2d_src src;
     float *y; /* M x N, row stride ldy */
@@ -47,10 +49,18 @@ typedef struct {
     const cs_act *act;
 } cs_conv_gemm;
 
+/* Floats of W (M x K) packed: M rounded up to CS_GEMM_MR, times K. */
+size_t cs_conv_gemm_packed_floats(int64_t M, int64_t K);
+/* Packs W (M x K, row stride ldw) into dst (cs_conv_gemm_packed_floats floats) in the order
+ * the GEMM reads it: for each of its K blocks [k0, k0 + kc), the ceil(M / MR) row panels one
+ * after the other, each kc x MR, K-major (dst[k0 * Mp + p * MR * kc + (k - k0) * MR + i] =
+ * W[p * MR + i][k], Mp = M rounded up to MR), zero for rows past M: one sequential stream. */
+void cs_conv_gemm_pack_w(const float *w, int64_t ldw, int64_t M, int64_t K, float *dst);
+
 /* Floats of packing buffer one thread needs for a product of this K and N. */
 size_t cs_conv_gemm_buf_floats(int64_t K, int64_t N);
 /* Rows [m0, m1) and columns [n0, n1) of the product; buf: cs_conv_gemm_buf_floats floats,
- * 64-byte aligned. K must be >= 1. */
+ * 64-byte aligned. K must be >= 1; with packed weights m0 is a multiple of CS_GEMM_MR. */
 void cs_conv_gemm_run(const cs_conv_gemm *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                       float *buf);
 /* The whole product, split over ex's pool; scratch holds ex->threads buffers (64-byte

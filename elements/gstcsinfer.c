@@ -647,15 +647,19 @@ static void attach_classification(GstCsInfer *self, GstCsInferFrame *f, const fl
     }
 }
 
-static void attach_outputs(GstCsInfer *self, GstCsInferFrame *f, int b)
+/* The model outputs of slot b as tensor metas: from the plan, or (e not NULL) from the forward
+ * pass of the explainer's last run (batch 1). */
+static void attach_outputs(GstCsInfer *self, GstCsInferFrame *f, int b, const cs_explainer *e)
 {
-    for (int o = 0; o < cs_plan_n_outputs(self->plan); o++) {
-        const cs_tensor *t = cs_plan_output(self->plan, o);
-        if (t->type != CS_F32 || t->ndim < 1 || t->ndim > CS_TENSOR_META_MAX_DIMS) continue;
+    int n = e ? cs_explainer_n_outputs(e) : cs_plan_n_outputs(self->plan);
+    int batch = e ? 1 : self->plan_batch;
+    for (int o = 0; o < n; o++) {
+        const cs_tensor *t = e ? cs_explainer_output(e, o) : cs_plan_output(self->plan, o);
+        if (!t || t->type != CS_F32 || t->ndim < 1 || t->ndim > CS_TENSOR_META_MAX_DIMS) continue;
         gint64 dims[CS_TENSOR_META_MAX_DIMS];
         for (int i = 0; i < t->ndim; i++) dims[i] = t->dims[i];
-        gsize per = (gsize)(t->numel / self->plan_batch);
-        if (self->plan_batch > 1) dims[0] = 1;
+        gsize per = (gsize)(t->numel / batch);
+        if (batch > 1) dims[0] = 1;
         CsTensorMeta *m =
             cs_buffer_add_tensor_meta(f->buffer, CS_TENSOR_ROLE_OUTPUT, t->name, (guint)t->ndim,
                                       dims, (const float *)t->data + (gsize)b * per);
@@ -681,8 +685,11 @@ static CsHeatmapMeta *attach_heatmap(GstCsInfer *self, GstBuffer *buf, gint cls,
     return hm;
 }
 
-/* The explanation of frame f (model input at x), here or on the worker. */
-static gboolean explain_frame(GstCsInfer *self, GstCsInferFrame *f, const float *x, gint cls)
+/* The explanation of frame f (model input at x), here or on the worker. With fused (synchronous
+ * only), the model has not run on this frame: the explainer's forward pass gives the
+ * classification and the output metas too. */
+static gboolean explain_frame(GstCsInfer *self, GstCsInferFrame *f, const float *x, gint cls,
+                              guint top_k, gboolean fused)
 {
     gsize chw = (gsize)self->C * self->H * self->W;
     if (self->explain_async) {
@@ -708,12 +715,23 @@ static gboolean explain_frame(GstCsInfer *self, GstCsInferFrame *f, const float 
     }
 
     guint64 t0 = now_ns();
-    memcpy(cs_explainer_input(self->explainer)->data, x, chw * sizeof(float));
+    float *in = cs_explainer_input(self->explainer)->data;
+    if (x != in) memcpy(in, x, chw * sizeof(float));
     cs_explanation r;
     cs_error err = {0};
     if (cs_explain_run(self->explainer, cls, &r, &err) != CS_OK) {
         GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Explanation failed"), ("%s", err.msg));
         return FALSE;
+    }
+    if (fused) {
+        const cs_tensor *scores = cs_explainer_output(self->explainer, self->class_output);
+        if (!scores || scores->type != CS_F32 || scores->numel != self->n_classes) {
+            GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Explanation failed"),
+                              ("the explainer's forward pass gave no class scores"));
+            return FALSE;
+        }
+        attach_classification(self, f, scores->data, top_k);
+        attach_outputs(self, f, 0, self->explainer);
     }
     guint h = (guint)r.map->dims[r.map->ndim - 2], w = (guint)r.map->dims[r.map->ndim - 1];
     CsHeatmapMeta *hm = attach_heatmap(self, f->buffer, r.cls, r.score, w, h, r.map->data);
@@ -744,6 +762,21 @@ static GstFlowReturn process_pending(GstCsInfer *self)
     guint top_k = self->top_k;
     GST_OBJECT_UNLOCK(self);
 
+    /* A frame explained in the streaming thread: the explainer's own forward pass serves for
+     * the classification and the outputs too, so the model runs once (batch 1 only; a batch
+     * runs the plan and then explains its frames one by one). */
+    GstCsInferFrame *head = g_queue_peek_head(&self->pending);
+    if (self->explainer && n == 1 && self->plan_batch == 1 && head->index % interval == 0) {
+        if (!fill_input(self, head, cs_explainer_input(self->explainer)->data))
+            return GST_FLOW_ERROR;
+        g_queue_push_tail(&self->ready, g_queue_pop_head(&self->pending));
+        if (!explain_frame(self, head, cs_explainer_input(self->explainer)->data, target_class,
+                           top_k, TRUE))
+            return GST_FLOW_ERROR;
+        cs_buffer_add_timing(head->buffer, "csinfer", now_ns() - t0);
+        return GST_FLOW_OK;
+    }
+
     cs_tensor *x = cs_plan_input(self->plan, self->input_index);
     gsize chw = (gsize)self->C * self->H * self->W;
     float *xd = x->data;
@@ -768,9 +801,9 @@ static GstFlowReturn process_pending(GstCsInfer *self)
         g_queue_push_tail(&self->ready, f);
         const float *s = scores + (gsize)b * self->n_classes;
         attach_classification(self, f, s, top_k);
-        attach_outputs(self, f, (int)b);
+        attach_outputs(self, f, (int)b, NULL);
         if ((self->explainer || self->async_explainer) && f->index % interval == 0 &&
-            !explain_frame(self, f, xd + b * chw, target_class))
+            !explain_frame(self, f, xd + b * chw, target_class, top_k, FALSE))
             return GST_FLOW_ERROR;
         /* Per frame: its share of the batch run plus its own work. */
         cs_buffer_add_timing(f->buffer, "csinfer", run_ns / n + (now_ns() - f0));

@@ -76,6 +76,69 @@ static gboolean is_scale(GQuark type, gpointer data, gdouble *sx, gdouble *sy)
 
 /* ---- CsTensorMeta --------------------------------------------------------------------------- */
 
+/* Tensor memory is recycled: a meta's data, when the meta is freed, goes to a few slots from
+ * which the next tensor of the same size is taken, so that a stream of frames reuses the same
+ * few buffers instead of allocating (and page-faulting) a new one per frame. Not under
+ * AddressSanitizer, whose use-after-free checks need every free to be real. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TENSOR_RECYCLE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TENSOR_RECYCLE 0
+#endif
+#endif
+#ifndef TENSOR_RECYCLE
+#define TENSOR_RECYCLE 1
+#endif
+#if TENSOR_RECYCLE
+#define TENSOR_SLOTS 8
+static GMutex tensor_slots_lock;
+static struct {
+    gfloat *data;
+    gsize numel;
+} tensor_slots[TENSOR_SLOTS];
+#endif
+
+/* numel floats, 16-byte aligned, contents undefined. */
+static gfloat *tensor_data_take(gsize numel)
+{
+#if TENSOR_RECYCLE
+    gfloat *p = NULL;
+    g_mutex_lock(&tensor_slots_lock);
+    for (int i = 0; i < TENSOR_SLOTS; i++)
+        if (tensor_slots[i].data && tensor_slots[i].numel == numel) {
+            p = tensor_slots[i].data;
+            tensor_slots[i].data = NULL;
+            break;
+        }
+    g_mutex_unlock(&tensor_slots_lock);
+    if (p) return p;
+#endif
+    /* g_malloc is 16-byte aligned on the platforms GLib supports. */
+    return g_try_malloc(numel * sizeof(gfloat));
+}
+
+static void tensor_data_give(gfloat *data, gsize numel)
+{
+    if (!data) return;
+#if TENSOR_RECYCLE
+    g_mutex_lock(&tensor_slots_lock);
+    int free_slot = -1;
+    for (int i = 0; i < TENSOR_SLOTS && free_slot < 0; i++)
+        if (!tensor_slots[i].data) free_slot = i;
+    if (free_slot < 0) { /* all taken: replace the first (sizes change rarely) */
+        g_free(tensor_slots[0].data);
+        free_slot = 0;
+    }
+    tensor_slots[free_slot].data = data;
+    tensor_slots[free_slot].numel = numel;
+    g_mutex_unlock(&tensor_slots_lock);
+#else
+    (void)numel;
+    g_free(data);
+#endif
+}
+
 DEFINE_API_TYPE(cs_tensor_meta_api_get_type, "CsTensorMetaAPI", GST_META_TAG_VIDEO_STR,
                 GST_META_TAG_VIDEO_SIZE_STR, NULL)
 
@@ -100,7 +163,7 @@ static void tensor_meta_free(GstMeta *meta, GstBuffer *buffer)
 {
     CsTensorMeta *m = (CsTensorMeta *)meta;
     g_free(m->name);
-    g_free(m->data);
+    tensor_data_give(m->data, m->numel);
     g_free(m->preprocessing.description);
     m->name = NULL;
     m->data = NULL;
@@ -139,8 +202,15 @@ static gboolean tensor_meta_transform(GstBuffer *dest, GstMeta *meta, GstBuffer 
 DEFINE_META_INFO(cs_tensor_meta_get_info, cs_tensor_meta_api_get_type, "CsTensorMeta", CsTensorMeta,
                  tensor_meta_init, tensor_meta_free, tensor_meta_transform)
 
-CsTensorMeta *cs_buffer_add_tensor_meta(GstBuffer *buffer, CsTensorRole role, const gchar *name,
-                                        guint ndim, const gint64 *dims, const gfloat *data)
+/* Not in camstream-meta.h: for the plugin's elements (csnormalize) that write every value of
+ * the tensor right after adding it. Like cs_buffer_add_tensor_meta with data NULL, but the
+ * values are left undefined instead of zeroed. */
+CsTensorMeta *cs_buffer_add_tensor_meta_unfilled(GstBuffer *buffer, CsTensorRole role,
+                                                 const gchar *name, guint ndim, const gint64 *dims);
+
+static CsTensorMeta *add_tensor_meta(GstBuffer *buffer, CsTensorRole role, const gchar *name,
+                                     guint ndim, const gint64 *dims, const gfloat *data,
+                                     gboolean zero)
 {
     g_return_val_if_fail(GST_IS_BUFFER(buffer), NULL);
     if (ndim == 0 || ndim > CS_TENSOR_META_MAX_DIMS || !dims) return NULL;
@@ -149,13 +219,15 @@ CsTensorMeta *cs_buffer_add_tensor_meta(GstBuffer *buffer, CsTensorRole role, co
         if (dims[i] < 1 || (guint64)dims[i] > G_MAXSIZE / sizeof(gfloat) / numel) return NULL;
         numel *= (gsize)dims[i];
     }
-    /* g_malloc is 16-byte aligned on the platforms GLib supports. */
-    gfloat *copy =
-        data ? g_memdup2(data, numel * sizeof(gfloat)) : g_malloc0(numel * sizeof(gfloat));
+    gfloat *copy = tensor_data_take(numel);
     if (!copy) return NULL;
+    if (data)
+        memcpy(copy, data, numel * sizeof(gfloat));
+    else if (zero)
+        memset(copy, 0, numel * sizeof(gfloat));
     CsTensorMeta *m = (CsTensorMeta *)gst_buffer_add_meta(buffer, CS_TENSOR_META_INFO, NULL);
     if (!m) {
-        g_free(copy);
+        tensor_data_give(copy, numel);
         return NULL;
     }
     m->role = role;
@@ -165,6 +237,18 @@ CsTensorMeta *cs_buffer_add_tensor_meta(GstBuffer *buffer, CsTensorRole role, co
     m->numel = numel;
     m->data = copy;
     return m;
+}
+
+CsTensorMeta *cs_buffer_add_tensor_meta(GstBuffer *buffer, CsTensorRole role, const gchar *name,
+                                        guint ndim, const gint64 *dims, const gfloat *data)
+{
+    return add_tensor_meta(buffer, role, name, ndim, dims, data, TRUE);
+}
+
+CsTensorMeta *cs_buffer_add_tensor_meta_unfilled(GstBuffer *buffer, CsTensorRole role,
+                                                 const gchar *name, guint ndim, const gint64 *dims)
+{
+    return add_tensor_meta(buffer, role, name, ndim, dims, NULL, FALSE);
 }
 
 CsTensorMeta *cs_buffer_get_tensor_meta(GstBuffer *buffer)

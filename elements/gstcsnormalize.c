@@ -45,6 +45,11 @@
 
 #include "gst/camstream/camstream-meta.h"
 
+/* gstcsmeta.c (not public): a tensor meta whose values are left for the caller to write; the
+ * preprocessing writes every one of them. */
+CsTensorMeta *cs_buffer_add_tensor_meta_unfilled(GstBuffer *buffer, CsTensorRole role,
+                                                 const gchar *name, guint ndim, const gint64 *dims);
+
 GST_DEBUG_CATEGORY_STATIC(gst_cs_normalize_debug);
 #define GST_CAT_DEFAULT gst_cs_normalize_debug
 
@@ -403,8 +408,8 @@ static GstFlowReturn gst_cs_normalize_transform_frame_ip(GstVideoFilter *vf, Gst
     }
     gint64 dims[4] = {1, self->C, self->H, self->W};
     CsTensorMeta *meta =
-        cs_buffer_add_tensor_meta(vframe->buffer, CS_TENSOR_ROLE_INPUT,
-                                  self->input_name ? self->input_name : "input", 4, dims, NULL);
+        cs_buffer_add_tensor_meta_unfilled(vframe->buffer, CS_TENSOR_ROLE_INPUT,
+                                           self->input_name ? self->input_name : "input", 4, dims);
     if (!meta) {
         GST_ELEMENT_ERROR(self, CORE, FAILED, ("could not add the tensor meta"), (NULL));
         return GST_FLOW_ERROR;

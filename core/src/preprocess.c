@@ -1,10 +1,15 @@
 /* Preprocessing: frames to model tensors, and back (camstream/preprocess.h).
  *
- * Per frame: a horizontal pass over the source rows the output needs (taps precomputed per
- * geometry), a vertical pass into a row accumulator, then one fused colour-conversion /
- * normalization step per output pixel (a multiply and an add per channel, or a C×C matrix for
- * channel whitening). Tables and buffers live in the context and are rebuilt only when the
- * frame geometry changes. */
+ * Per frame, in output-row order: a horizontal pass over each source row the output needs, once,
+ * into a small ring of rows (as many as a vertical filter spans, so it stays in L1), with the
+ * same number of taps for every output pixel (zero-padded: no per-pixel trip counts) and two
+ * pixels per step (independent accumulation chains); then a vectorized vertical pass over the
+ * ring into a row accumulator; then one colour-conversion / normalization step per output pixel
+ * (a multiply and an add per channel, or a C×C matrix for channel whitening), branch-free for
+ * packed colour with a per-channel affine normalization. The arithmetic is that of the reference
+ * (horizontal, then vertical, taps in order; the zero pads add exact zeros), so results are
+ * bit-identical to it. Taps and buffers live in the context and are rebuilt only when the frame
+ * geometry changes. */
 #include "camstream/preprocess.h"
 
 #include "camstream/formats.h"
@@ -235,6 +240,28 @@ static int axis_build(axis_taps *a, int in_len, int out_len, double origin, doub
     return 0;
 }
 
+/* Gives every output the same number of taps (the largest), zero-padded, so that a pass runs a
+ * fixed trip count per pixel: an output keeps its weights, shifted so that its window
+ * [first, first + n) stays inside [0, in_len). Outputs with no taps get zero weights. */
+static void axis_uniform(axis_taps *a, int in_len)
+{
+    int nt = 0;
+    for (int i = 0; i < a->len; i++)
+        if (a->n[i] > nt) nt = a->n[i];
+    if (nt > in_len) nt = in_len; /* cannot happen: taps lie inside the source */
+    for (int i = 0; i < a->len; i++) {
+        float *w = a->w + (size_t)i * a->maxn;
+        int n = a->n[i], first = a->first[i];
+        if (!n) first = 0;
+        int nf = first + nt > in_len ? in_len - nt : first, sh = first - nf;
+        memmove(w + sh, w, sizeof(float) * (size_t)n); /* sh + n <= nt <= maxn */
+        for (int k = 0; k < sh; k++) w[k] = 0;
+        for (int k = sh + n; k < nt; k++) w[k] = 0;
+        a->first[i] = nf;
+        a->n[i] = nt;
+    }
+}
+
 /* Source rows [lo, hi] the taps read (hi < lo when none). */
 static void axis_span(const axis_taps *a, int *lo, int *hi)
 {
@@ -331,12 +358,13 @@ struct cs_pp {
     cs_pixfmt fmt;
     int fw, fh;
     cs_pp_geom g;
-    int nw, nh;         /* the part of the model input that shows the frame */
-    axis_taps ax, ay;   /* luma / packed */
-    axis_taps axc, ayc; /* chroma (I420, NV12) */
-    int ylo, yhi, cylo, cyhi;
-    float *tmp, *tmpc; /* horizontal passes */
-    float *acc, *accc; /* vertical accumulators, one output row */
+    int nw, nh;          /* the part of the model input that shows the frame */
+    axis_taps ax, ay;    /* luma / packed */
+    axis_taps axc, ayc;  /* chroma (I420, NV12) */
+    int rn, rnc;         /* rows in the rings (the vertical filters' longest span) */
+    float *ring, *ringc; /* horizontal passes: source row r in slot r % rn (nw·nc floats) */
+    float *frow;         /* packed colour: one source row as R, G, B, 0 floats per pixel */
+    float *acc, *accc;   /* vertical accumulators, one output row */
 };
 
 const cs_pp_opts *cs_pp_get_opts(const cs_pp *pp)
@@ -350,11 +378,13 @@ static void geom_free(cs_pp *pp)
     axis_free(&pp->ay);
     axis_free(&pp->axc);
     axis_free(&pp->ayc);
-    free(pp->tmp);
-    free(pp->tmpc);
+    free(pp->ring);
+    free(pp->ringc);
+    free(pp->frow);
+    pp->frow = NULL;
     free(pp->acc);
     free(pp->accc);
-    pp->tmp = pp->tmpc = pp->acc = pp->accc = NULL;
+    pp->ring = pp->ringc = pp->acc = pp->accc = NULL;
     pp->have_geom = 0;
 }
 
@@ -524,6 +554,15 @@ static int packed_bpp(cs_pixfmt f)
     return f == CS_PIX_RGB || f == CS_PIX_BGR ? 3 : f == CS_PIX_GRAY8 ? 1 : 4;
 }
 
+/* Rows a ring needs: the longest vertical filter (at least 1). */
+static int ring_rows(const axis_taps *ay)
+{
+    int n = 1;
+    for (int i = 0; i < ay->len; i++)
+        if (ay->n[i] > n) n = ay->n[i];
+    return n;
+}
+
 static int geom_build(cs_pp *pp, const cs_frame *f)
 {
     geom_free(pp);
@@ -534,9 +573,10 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
     if (axis_build(&pp->ax, f->width, nw, g->ox, g->sx) ||
         axis_build(&pp->ay, f->height, nh, g->oy, g->sy))
         return -1;
-    axis_span(&pp->ay, &pp->ylo, &pp->yhi);
-    if (pp->yhi >= pp->ylo &&
-        !(pp->tmp = malloc(sizeof(float) * (size_t)(pp->yhi - pp->ylo + 1) * nw * nc)))
+    axis_uniform(&pp->ax, f->width);
+    pp->rn = ring_rows(&pp->ay);
+    if (!(pp->ring = malloc(sizeof(float) * (size_t)pp->rn * nw * nc))) return -1;
+    if (nc == 3 && !(pp->frow = aligned_alloc(16, sizeof(float) * 4 * ((size_t)f->width + 1))))
         return -1;
     if (!(pp->acc = malloc(sizeof(float) * (size_t)nw * nc))) return -1;
     if (is_yuv(f->format)) {
@@ -544,10 +584,9 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
         if (axis_build(&pp->axc, cw, nw, g->ox / 2, g->sx / 2) ||
             axis_build(&pp->ayc, ch, nh, g->oy / 2, g->sy / 2))
             return -1;
-        axis_span(&pp->ayc, &pp->cylo, &pp->cyhi);
-        if (pp->cyhi >= pp->cylo &&
-            !(pp->tmpc = malloc(sizeof(float) * (size_t)(pp->cyhi - pp->cylo + 1) * nw * 2)))
-            return -1;
+        axis_uniform(&pp->axc, cw);
+        pp->rnc = ring_rows(&pp->ayc);
+        if (!(pp->ringc = malloc(sizeof(float) * (size_t)pp->rnc * nw * 2))) return -1;
         if (!(pp->accc = malloc(sizeof(float) * (size_t)nw * 2))) return -1;
     }
     pp->fmt = f->format, pp->fw = f->width, pp->fh = f->height;
@@ -555,50 +594,117 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
     return 0;
 }
 
-/* Horizontal passes: one source row into nw output samples of nc channels. */
-static inline void hpass_packed(const axis_taps *ax, const uint8_t *row, int bpp, int r_off,
-                                int g_off, int b_off, float *out)
+/* Horizontal passes: one source row into nw output samples (every output has the same number
+ * of taps, axis_uniform). */
+
+/* Four lanes (R, G, B, 0): lane-wise arithmetic in the same order as the scalar reference. */
+typedef float v4f __attribute__((vector_size(16)));
+
+/* Packed colour: the row's bytes to R, G, B, 0 floats per pixel (exact), then the taps on whole
+ * pixels, four output pixels per step (independent accumulation chains). */
+static inline void hpass_packed(const axis_taps *ax, const uint8_t *row, int width, int bpp,
+                                int r_off, int g_off, int b_off, float *restrict frow,
+                                float *restrict out)
 {
-    for (int x = 0; x < ax->len; x++) {
-        const float *w = ax->w + (size_t)x * ax->maxn;
-        const uint8_t *s = row + (size_t)ax->first[x] * bpp;
-        float r = 0, g = 0, b = 0;
-        for (int k = 0; k < ax->n[x]; k++, s += bpp) {
-            r += w[k] * s[r_off];
-            g += w[k] * s[g_off];
-            b += w[k] * s[b_off];
+    for (int p = 0; p < width; p++) {
+        const uint8_t *s = row + (size_t)p * bpp;
+        frow[4 * p] = s[r_off];
+        frow[4 * p + 1] = s[g_off];
+        frow[4 * p + 2] = s[b_off];
+        frow[4 * p + 3] = 0;
+    }
+    const v4f *F = (const v4f *)frow;
+    const int nt = ax->len ? ax->n[0] : 0, mn = ax->maxn;
+    int x = 0;
+    for (; x + 3 < ax->len; x += 4) {
+        const float *w = ax->w + (size_t)x * mn;
+        const v4f *s0 = F + ax->first[x], *s1 = F + ax->first[x + 1], *s2 = F + ax->first[x + 2],
+                  *s3 = F + ax->first[x + 3];
+        v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < nt; k++) {
+            a0 += w[k] * s0[k];
+            a1 += w[mn + k] * s1[k];
+            a2 += w[2 * mn + k] * s2[k];
+            a3 += w[3 * mn + k] * s3[k];
         }
-        out[3 * x] = r, out[3 * x + 1] = g, out[3 * x + 2] = b;
+        float *o = out + 3 * x;
+        o[0] = a0[0], o[1] = a0[1], o[2] = a0[2];
+        o[3] = a1[0], o[4] = a1[1], o[5] = a1[2];
+        o[6] = a2[0], o[7] = a2[1], o[8] = a2[2];
+        o[9] = a3[0], o[10] = a3[1], o[11] = a3[2];
+    }
+    for (; x < ax->len; x++) {
+        const float *w = ax->w + (size_t)x * mn;
+        const v4f *s0 = F + ax->first[x];
+        v4f a0 = {0, 0, 0, 0};
+        for (int k = 0; k < nt; k++) a0 += w[k] * s0[k];
+        out[3 * x] = a0[0], out[3 * x + 1] = a0[1], out[3 * x + 2] = a0[2];
     }
 }
 
 /* One channel at byte step `step` (1 for Y/GRAY8/I420 chroma, 2 for NV12's UV). */
-static inline void hpass_plane(const axis_taps *ax, const uint8_t *row, int step, float *out,
-                               int ostep)
+static inline void hpass_plane(const axis_taps *ax, const uint8_t *row, int step,
+                               float *restrict out, int ostep)
 {
-    for (int x = 0; x < ax->len; x++) {
+    const int nt = ax->len ? ax->n[0] : 0;
+    int x = 0;
+    for (; x + 1 < ax->len; x += 2) {
+        const float *w = ax->w + (size_t)x * ax->maxn, *v = w + ax->maxn;
+        const uint8_t *s = row + (size_t)ax->first[x] * step,
+                      *t = row + (size_t)ax->first[x + 1] * step;
+        float a = 0, a1 = 0;
+        for (int k = 0; k < nt; k++, s += step, t += step) {
+            a += w[k] * s[0];
+            a1 += v[k] * t[0];
+        }
+        out[(size_t)x * ostep] = a;
+        out[(size_t)(x + 1) * ostep] = a1;
+    }
+    for (; x < ax->len; x++) {
         const float *w = ax->w + (size_t)x * ax->maxn;
         const uint8_t *s = row + (size_t)ax->first[x] * step;
         float a = 0;
-        for (int k = 0; k < ax->n[x]; k++, s += step) a += w[k] * s[0];
+        for (int k = 0; k < nt; k++, s += step) a += w[k] * s[0];
         out[(size_t)x * ostep] = a;
     }
 }
 
-/* Vertical pass for output row y: acc = Σ_k w_k · tmp[row first+k − lo]. */
-static inline void vpass(const axis_taps *ay, int y, const float *tmp, int lo, int rowlen,
-                         float *acc)
+/* Vertical pass for output row y: acc = Σ_k w_k · ring[(first + k) % rn], taps in order, eight
+ * lanes at a time held in a register over all taps. */
+typedef float v8f __attribute__((vector_size(32), aligned(4))); /* unaligned loads and stores */
+
+static inline void vpass(const axis_taps *ay, int y, const float *ring, int rn, int rowlen,
+                         float *restrict acc)
 {
     const float *w = ay->w + (size_t)y * ay->maxn;
-    const float *t0 = tmp + (size_t)(ay->first[y] - lo) * rowlen;
-    float w0 = w[0];
-    for (int i = 0; i < rowlen; i++) acc[i] = w0 * t0[i];
-    for (int k = 1; k < ay->n[y]; k++) {
-        const float *t = tmp + (size_t)(ay->first[y] + k - lo) * rowlen;
-        float wk = w[k];
-        for (int i = 0; i < rowlen; i++) acc[i] += wk * t[i];
+    const int first = ay->first[y], n = ay->n[y];
+    const float *t[64];
+    const int nk = n < 64 ? n : 64; /* filters are at most a few taps; 64 is a guard */
+    for (int k = 0; k < nk; k++) t[k] = ring + (size_t)((first + k) % rn) * rowlen;
+    int i = 0;
+    for (; i + 8 <= rowlen; i += 8) {
+        v8f a = w[0] * *(const v8f *)(t[0] + i);
+        for (int k = 1; k < nk; k++) a += w[k] * *(const v8f *)(t[k] + i);
+        *(v8f *)(acc + i) = a;
+    }
+    for (; i < rowlen; i++) {
+        float a = w[0] * t[0][i];
+        for (int k = 1; k < nk; k++) a += w[k] * t[k][i];
+        acc[i] = a;
     }
 }
+
+/* Makes the ring hold source rows [first, first + n) of output row y, running the horizontal
+ * pass on the rows it lacks. *next: the first source row not yet in the ring. */
+#define RING_FILL(ay, y, rn, next, HPASS)                                                          \
+    do {                                                                                           \
+        int first_ = (ay)->first[y], end_ = first_ + (ay)->n[y];                                   \
+        if (first_ < *(next) - (rn) || first_ > *(next)) *(next) = first_;                         \
+        for (; *(next) < end_; (*(next))++) {                                                      \
+            const int r = *(next);                                                                 \
+            HPASS;                                                                                 \
+        }                                                                                          \
+    } while (0)
 
 static inline float clamp255(float v)
 {
@@ -682,43 +788,20 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
             }
         }
 
-    /* Horizontal passes. */
-    if (pp->yhi >= pp->ylo) {
-        int bpp = packed_bpp(fmt);
-        int ro = 0, go = 1, bo = 2;
-        if (fmt == CS_PIX_BGR || fmt == CS_PIX_BGRA || fmt == CS_PIX_BGRX) ro = 2, bo = 0;
-        for (int r = pp->ylo; r <= pp->yhi; r++) {
-            const uint8_t *row = f->data[0] + (size_t)r * f->stride[0];
-            float *t = pp->tmp + (size_t)(r - pp->ylo) * nw * nc;
-            if (nc == 1)
-                hpass_plane(&pp->ax, row, 1, t, 1);
-            else if (bpp == 3)
-                hpass_packed(&pp->ax, row, 3, ro, go, bo, t);
-            else
-                hpass_packed(&pp->ax, row, 4, ro, go, bo, t);
-        }
-    }
+    /* Per output row: the horizontal passes of the source rows it adds (into the rings), the
+     * vertical passes, then conversion and normalization. */
+    const int bpp = packed_bpp(fmt);
+    const int ro = fmt == CS_PIX_BGR || fmt == CS_PIX_BGRA || fmt == CS_PIX_BGRX ? 2 : 0;
     const int chroma = yuv && C == 3; /* a 1-channel model reads Y only */
-    if (chroma && pp->cyhi >= pp->cylo) {
-        for (int r = pp->cylo; r <= pp->cyhi; r++) {
-            float *t = pp->tmpc + (size_t)(r - pp->cylo) * nw * 2;
-            if (fmt == CS_PIX_NV12) {
-                const uint8_t *row = f->data[1] + (size_t)r * f->stride[1];
-                hpass_plane(&pp->axc, row, 2, t, 2);
-                hpass_plane(&pp->axc, row + 1, 2, t + 1, 2);
-            } else {
-                hpass_plane(&pp->axc, f->data[1] + (size_t)r * f->stride[1], 1, t, 2);
-                hpass_plane(&pp->axc, f->data[2] + (size_t)r * f->stride[2], 1, t + 1, 2);
-            }
-        }
-    }
-
-    /* Vertical passes and the per-pixel conversion. */
+    const size_t rowlen = (size_t)nw * nc, crowlen = (size_t)nw * 2;
     yuv_coeffs yc = yuv_setup(f);
     const float m0 = pp->mul[0], m1 = pp->mul[1], m2 = pp->mul[2];
     const float a0 = pp->add[0], a1 = pp->add[1], a2 = pp->add[2];
     const int s0 = pp->src[0], s1 = pp->src[1], s2 = pp->src[2];
     const norm_kind norm = pp->norm == NORM_PATCH ? NORM_AFFINE : pp->norm;
+    /* Packed colour to a 3-channel affine model: no per-pixel choices at all. */
+    const int direct = !yuv && !gray && C == 3 && norm == NORM_AFFINE;
+    int next = 0, nextc = 0; /* first source rows not in the rings yet */
     for (int y = 0; y < pp->nh; y++) {
         const int v = g->v0 + y;
         const size_t rowat = (size_t)v * W + g->u0;
@@ -729,8 +812,45 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
                 memset(out + c * plane + rowat, 0, sizeof(float) * (size_t)nw);
             continue;
         }
-        vpass(&pp->ay, y, pp->tmp, pp->ylo, nw * nc, pp->acc);
-        if (chroma) vpass(&pp->ayc, y, pp->tmpc, pp->cylo, nw * 2, pp->accc);
+        RING_FILL(&pp->ay, y, pp->rn, &next, {
+            const uint8_t *row = f->data[0] + (size_t)r * f->stride[0];
+            float *t = pp->ring + (size_t)(r % pp->rn) * rowlen;
+            if (nc == 1)
+                hpass_plane(&pp->ax, row, 1, t, 1);
+            else if (bpp == 3 && ro == 0) /* constant offsets: lanes picked at compile time */
+                hpass_packed(&pp->ax, row, f->width, 3, 0, 1, 2, pp->frow, t);
+            else if (bpp == 3)
+                hpass_packed(&pp->ax, row, f->width, 3, 2, 1, 0, pp->frow, t);
+            else if (ro == 0)
+                hpass_packed(&pp->ax, row, f->width, 4, 0, 1, 2, pp->frow, t);
+            else
+                hpass_packed(&pp->ax, row, f->width, 4, 2, 1, 0, pp->frow, t);
+        });
+        vpass(&pp->ay, y, pp->ring, pp->rn, (int)rowlen, pp->acc);
+        if (chroma) {
+            RING_FILL(&pp->ayc, y, pp->rnc, &nextc, {
+                float *t = pp->ringc + (size_t)(r % pp->rnc) * crowlen;
+                if (fmt == CS_PIX_NV12) {
+                    const uint8_t *row = f->data[1] + (size_t)r * f->stride[1];
+                    hpass_plane(&pp->axc, row, 2, t, 2);
+                    hpass_plane(&pp->axc, row + 1, 2, t + 1, 2);
+                } else {
+                    hpass_plane(&pp->axc, f->data[1] + (size_t)r * f->stride[1], 1, t, 2);
+                    hpass_plane(&pp->axc, f->data[2] + (size_t)r * f->stride[2], 1, t + 1, 2);
+                }
+            });
+            vpass(&pp->ayc, y, pp->ringc, pp->rnc, (int)crowlen, pp->accc);
+        }
+        if (direct) {
+            const float *p = pp->acc;
+            float *q0 = o0, *q1 = o1, *q2 = o2;
+            for (int x = 0; x < nw; x++, p += 3) {
+                q0[x] = p[s0] * m0 + a0;
+                q1[x] = p[s1] * m1 + a1;
+                q2[x] = p[s2] * m2 + a2;
+            }
+            continue;
+        }
         const float *acc = pp->acc, *accc = pp->accc;
         for (int x = 0; x < nw; x++) {
             float px[3];

@@ -83,6 +83,13 @@ cs_tensor *cs_explainer_input(cs_explainer *e);
 /* The names the explainer resolved (for messages and metadata). */
 const char *cs_explainer_layer(const cs_explainer *e);
 const char *cs_explainer_score(const cs_explainer *e);
+/* The model's graph outputs as the explainer's last run computed them: every method starts
+ * with one forward pass of the input, whose outputs (in the model's order, batch 1) stay
+ * readable until the next run. A caller that needs both the explanation and the model's outputs
+ * (classification, detection heads) can thus run the model once. NULL when i is out of range or
+ * before the first successful run. */
+int cs_explainer_n_outputs(const cs_explainer *e);
+const cs_tensor *cs_explainer_output(const cs_explainer *e, int i);
 
 typedef struct cs_explanation {
     int cls;                /* the class explained */

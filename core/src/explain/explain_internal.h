@@ -36,6 +36,7 @@ struct cs_explainer {
     cs_tensor *x;       /* p's input, written by the caller */
     const cs_tensor *A; /* p's layer */
     const cs_tensor *y; /* p's score */
+    bool ran;           /* p has run (its outputs are readable) */
 
     /* Batched plan (Score-CAM, RISE, the smooth methods, Augmented Grad-CAM). */
     cs_plan *pb;

@@ -606,6 +606,17 @@ const char *cs_explainer_score(const cs_explainer *e)
     return e ? e->score : NULL;
 }
 
+int cs_explainer_n_outputs(const cs_explainer *e)
+{
+    return e && e->p ? cs_plan_n_outputs(e->p) : 0;
+}
+
+const cs_tensor *cs_explainer_output(const cs_explainer *e, int i)
+{
+    if (!e || !e->p || !e->ran || i < 0 || i >= cs_plan_n_outputs(e->p)) return NULL;
+    return cs_plan_output(e->p, i);
+}
+
 /* ---- running -------------------------------------------------------------------------------- */
 
 cs_status cs_ex_backward(cs_explainer *e, int cls, cs_error *err)
@@ -642,8 +653,10 @@ cs_status cs_explain_run(cs_explainer *e, int cls, cs_explanation *out, cs_error
                           "explain: class %d is out of range: score '%s' has %d classes, "
                           "0..%d (or -1 for the top-1 class)",
                           cls, e->score, e->ncls, e->ncls - 1);
+    e->ran = false;
     cs_status st = cs_plan_run(e->p, err);
     if (st != CS_OK) return st;
+    e->ran = true;
     const float *y = e->y->data;
     memcpy(e->scores->data, y, sizeof(float) * (size_t)e->ncls);
     if (cls < 0) {

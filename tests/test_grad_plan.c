@@ -209,6 +209,63 @@ static void batch_elements_are_independent(void **state)
     cs_tensor_free(&x);
 }
 
+/* grad_from: only the values downstream of the layer stay readable (a smaller arena, the
+ * forward reuses buffers), the layer gradient is unchanged, the input is refused. */
+static void grad_from_limits_what_is_kept(void **state)
+{
+    (void)state;
+    cs_tensor *x = NULL;
+    cs_model *m = load("resnet_tiny_op13", &x);
+    cs_plan *probe = plan(m, 1, 1, NULL, 0);
+    const char *layer = NULL;
+    for (int i = 0; i < cs_plan_n_tensors(probe); i++) {
+        const cs_tensor *t = cs_plan_tensor_at(probe, i, NULL);
+        if (t->ndim == 4 && t->dims[2] > 1) layer = t->name;
+    }
+    assert_non_null(layer);
+    const char *keep[] = {layer};
+    cs_error err = {0};
+    cs_plan_opts o = cs_plan_opts_default();
+    o.threads = 1;
+    o.gradients = 1;
+    o.keep = keep;
+    o.n_keep = 1;
+    cs_plan *all = cs_plan_new(m, &o, &err);
+    if (!all) fail_msg("%s", err.msg);
+    o.grad_from = keep;
+    o.n_grad_from = 1;
+    cs_plan *lim = cs_plan_new(m, &o, &err);
+    if (!lim) fail_msg("%s", err.msg);
+    printf("arena: every value kept %zu bytes, grad_from '%s' %zu bytes\n",
+           cs_plan_arena_bytes(all), layer, cs_plan_arena_bytes(lim));
+    assert_true(cs_plan_arena_bytes(lim) < cs_plan_arena_bytes(all));
+    const char *out = cs_model_output(m, 0)->name;
+    const char *wrt_in[] = {cs_model_input(m, 0)->name};
+    assert_null(cs_grad_new(lim, out, wrt_in, 1, &err));
+    assert_non_null(strstr(err.msg, "grad_from"));
+    cs_grad *ga = cs_grad_new(all, out, keep, 1, &err), *gl = cs_grad_new(lim, out, keep, 1, &err);
+    assert_non_null(ga);
+    assert_non_null(gl);
+    memcpy(cs_plan_input(all, 0)->data, x->data, cs_tensor_bytes(x));
+    memcpy(cs_plan_input(lim, 0)->data, x->data, cs_tensor_bytes(x));
+    assert_int_equal(cs_plan_run(all, &err), CS_OK);
+    assert_int_equal(cs_plan_run(lim, &err), CS_OK);
+    ((float *)cs_grad_seed(ga)->data)[2] = 1.f;
+    ((float *)cs_grad_seed(gl)->data)[2] = 1.f;
+    assert_int_equal(cs_grad_run(ga, &err), CS_OK);
+    assert_int_equal(cs_grad_run(gl, &err), CS_OK);
+    const cs_tensor *a = cs_grad_wrt(ga, 0), *b = cs_grad_wrt(gl, 0);
+    assert_int_equal(a->numel, b->numel);
+    assert_memory_equal(a->data, b->data, cs_tensor_bytes(a));
+    cs_grad_destroy(&ga);
+    cs_grad_destroy(&gl);
+    cs_plan_destroy(&all);
+    cs_plan_destroy(&lim);
+    cs_plan_destroy(&probe);
+    cs_model_destroy(&m);
+    cs_tensor_free(&x);
+}
+
 static void bad_requests(void **state)
 {
     (void)state;
@@ -242,6 +299,7 @@ int main(void)
         cmocka_unit_test(input_gradient_matches_fd),
         cmocka_unit_test(layer_gradient_stops_early_and_fusion_agrees),
         cmocka_unit_test(batch_elements_are_independent),
+        cmocka_unit_test(grad_from_limits_what_is_kept),
         cmocka_unit_test(bad_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

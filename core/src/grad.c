@@ -86,6 +86,12 @@ cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_w
     g->n_wrt = n_wrt;
     for (int i = 0; i < n_wrt; i++) {
         if ((g->wrt[i] = find_value(p, wrt[i], "tensor", err)) < 0) goto fail;
+        if (!p->v[g->wrt[i]].grad_ok && !p->v[g->wrt[i]].konst) {
+            cs_fail(err, CS_ERR_INVALID,
+                    "gradient: '%s' is not downstream of the plan's opts.grad_from tensors",
+                    wrt[i]);
+            goto fail;
+        }
         fwd[g->wrt[i]] = true;
     }
     for (int k = 0; k < p->n_steps; k++) {

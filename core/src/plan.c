@@ -345,6 +345,23 @@ static cs_status plan_memory(cs_plan *p, bool keep_all, cs_error *err)
         if (v->keep || keep_all) p->v[root_of(p, i)].last_use = NEVER;
     }
     for (int i = 0; i < m->n_inputs; i++) p->v[m->inputs[i]].last_use = NEVER;
+    /* Backward passes from opts.grad_from read the inputs and outputs of every step
+     * downstream of those tensors: keep exactly these. */
+    for (int k = 0; k < p->n_steps; k++) {
+        const cs_step *s = &p->steps[k];
+        if (s->dead) continue;
+        bool on_path = false;
+        for (int i = 0; i < s->node.n_in; i++)
+            on_path |= s->node.in[i] >= 0 && p->v[s->node.in[i]].grad_ok;
+        if (!on_path) continue;
+        for (int j = 0; j < s->node.n_out; j++)
+            if (s->node.out[j] >= 0) p->v[s->node.out[j]].grad_ok = true;
+        for (int i = 0; i < s->node.n_in; i++)
+            if (s->node.in[i] >= 0 && !p->v[s->node.in[i]].konst)
+                p->v[root_of(p, s->node.in[i])].last_use = NEVER;
+        for (int j = 0; j < s->node.n_out; j++)
+            if (s->node.out[j] >= 0) p->v[root_of(p, s->node.out[j])].last_use = NEVER;
+    }
 
     cs_buf *bufs = calloc((size_t)p->n_values + 1, sizeof *bufs);
     if (!bufs) return cs_fail(err, CS_ERR_NOMEM, "out of memory");
@@ -460,7 +477,21 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
         if (s->node.scratch_bytes > p->scratch_bytes) p->scratch_bytes = s->node.scratch_bytes;
         p->n_live_steps++;
     }
-    if ((st = plan_memory(p, o->keep_all || o->gradients, err)) != CS_OK) goto fail;
+    if (o->gradients) {
+        for (int i = 0; i < o->n_grad_from; i++) {
+            int id = cs_model_find(m, o->grad_from[i]);
+            if (id < 0) {
+                st = cs_fail(err, CS_ERR_INVALID, "%s: grad_from: no tensor is named '%s'",
+                             m->source, o->grad_from[i]);
+                goto fail;
+            }
+            p->v[id].grad_ok = true;
+        }
+        if (!o->grad_from)
+            for (int i = 0; i < p->n_values; i++) p->v[i].grad_ok = true;
+    }
+    bool keep_every = o->keep_all || (o->gradients && !o->grad_from);
+    if ((st = plan_memory(p, keep_every, err)) != CS_OK) goto fail;
     if (p->scratch_bytes && !(p->scratch = alloc_aligned(p->scratch_bytes))) {
         st = cs_fail(err, CS_ERR_NOMEM, "out of memory for %zu bytes of scratch", p->scratch_bytes);
         goto fail;

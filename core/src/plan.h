@@ -12,6 +12,7 @@ typedef struct cs_pvalue {
     bool konst;      /* data fixed at plan time */
     bool keep;       /* must stay readable after a run */
     bool readable;   /* data holds this value after a run */
+    bool grad_ok;    /* gradients may be asked w.r.t. it (downstream of opts.grad_from) */
     void *owned;     /* data owned by the plan (folded constants) */
     int alias_of;    /* value whose buffer this one shares, or -1 */
     int last_use;    /* last step reading it (INT32_MAX: never released) */

@@ -106,6 +106,11 @@ typedef struct cs_plan_opts {
     /* Plan for backward passes (cs_grad): every intermediate stays readable and no fused
      * activation hides a value its derivative needs. */
     int gradients;
+    /* With gradients: the only tensors gradients will be asked w.r.t. (e.g. a Grad-CAM
+     * layer). Only the values the backward passes from them need stay readable; the rest
+     * reuse buffers as in a plain plan, so the forward runs as fast. NULL: every tensor. */
+    const char *const *grad_from;
+    int n_grad_from;
 } cs_plan_opts;
 
 cs_plan_opts cs_plan_opts_default(void);

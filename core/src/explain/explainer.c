@@ -393,6 +393,8 @@ static cs_status make_plans(cs_explainer *e, cs_error *err)
     po.keep = keep;
     po.n_keep = nk;
     po.gradients = main_backward(m);
+    po.grad_from = &wrt; /* the rest of the forward reuses buffers: no slower than a plain run */
+    po.n_grad_from = 1;
     if (!(e->p = cs_plan_new(e->m, &po, err))) return prefix_error(err, err->status, "plan");
     if (po.gradients && !(e->g = cs_grad_new(e->p, e->score, &wrt, 1, err)))
         return prefix_error(err, err->status, "backward plan");

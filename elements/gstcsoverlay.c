@@ -478,6 +478,7 @@ static GstFlowReturn gst_cs_overlay_transform_frame_ip(GstVideoFilter *filter, G
     gchar *font = NULL;
     gboolean font_changed = FALSE;
     OvCanvas c;
+    GstClockTime t0 = gst_util_get_timestamp();
 
     read_settings(self, &s, &font, &font_changed);
     if (!ov_canvas_init(&c, frame)) {
@@ -507,6 +508,8 @@ static GstFlowReturn gst_cs_overlay_transform_frame_ip(GstVideoFilter *filter, G
             g_snprintf(text, sizeof text, "class %d %.2f", r->class_id, r->probability);
         draw_label(self, &c, text, 0, c.height, TRUE, 0xa0000000u, s.text_color);
     }
+    /* The buffer is writable here (in-place transform), so the stage time can be appended. */
+    cs_buffer_add_timing(buf, "csoverlay", gst_util_get_timestamp() - t0);
     return GST_FLOW_OK;
 }
 

@@ -195,6 +195,17 @@ static void test_box_rgb(void **state)
     assert_rgb(out, W, 10, 10, 0, 0, 255, 0);
     assert_rgb(out, W, 20, 20, BG, BG, BG, 0);
     g_free(out);
+
+    /* A frame it drew on carries csoverlay's stage time. */
+    b = rgb_frame(W, H);
+    add_box(b, 10, 10, 30, 20, NULL);
+    assert_int_equal(gst_harness_push(hr, b), GST_FLOW_OK);
+    GstBuffer *ob = gst_harness_pull(hr);
+    assert_non_null(ob);
+    CsTimingMeta *tm = cs_buffer_get_timing_meta(ob);
+    assert_non_null(tm);
+    assert_true(cs_timing_meta_get(tm, "csoverlay") > 0);
+    gst_buffer_unref(ob);
     gst_harness_teardown(hr);
 }
 

@@ -10,6 +10,7 @@
 #endif
 
 #include "../graph.h"
+#include "vmath.h"
 #include "../threads.h"
 
 #include <math.h>
@@ -72,44 +73,6 @@ static cs_status softmax_shape(cs_node *n, cs_tensor *const *in, cs_tensor *cons
     }
     cs_tensor_set_shape(out[0], CS_F32, x->ndim, x->dims);
     return CS_OK;
-}
-
-#define MAXF(a, b) ((a) > (b) ? (a) : (b))
-#define MINF(a, b) ((a) < (b) ? (a) : (b))
-
-static inline float as_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline uint32_t as_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-/* exp(x) within ~1 ulp in code GCC vectorizes (libm's expf stays scalar); the same as in
- * activation.c. Inputs are clamped to [-87.3, 88], where 2^n is a normal float. */
-static inline float exp_fast(float x)
-{
-    x = MAXF(x, -87.3f);
-    x = MINF(x, 88.f);
-    const float magic = 12582912.f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float t = x * 1.44269504088896341f + magic;
-    uint32_t n = as_bits(t) - as_bits(magic);
-    float k = t - magic;
-    float r = x - k * 0.693359375f - k * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.f;
-    return p * as_float((n + 127u) << 23);
 }
 
 /* Sum and max with 8 partial results: vectorizes (a plain float reduction cannot be reordered)

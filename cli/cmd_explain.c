@@ -96,12 +96,6 @@ enum {
     O_MODEL = 256,
     O_IMAGE,
     O_IN,
-    O_PRESET,
-    O_MEAN,
-    O_STD,
-    O_SCALE,
-    O_BGR,
-    O_RESIZE,
     O_METHOD,
     O_LAYER,
     O_SCORE,
@@ -135,12 +129,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
         {"model", required_argument, NULL, O_MODEL},
         {"image", required_argument, NULL, O_IMAGE},
         {"in", required_argument, NULL, O_IN},
-        {"preset", required_argument, NULL, O_PRESET},
-        {"mean", required_argument, NULL, O_MEAN},
-        {"std", required_argument, NULL, O_STD},
-        {"scale", required_argument, NULL, O_SCALE},
-        {"bgr", no_argument, NULL, O_BGR},
-        {"resize", required_argument, NULL, O_RESIZE},
+        PP_CLI_LONG_OPTIONS,
         {"method", required_argument, NULL, O_METHOD},
         {"layer", required_argument, NULL, O_LAYER},
         {"score", required_argument, NULL, O_SCORE},
@@ -191,24 +180,6 @@ static int parse_args(int argc, char **argv, explain_args *a)
             break;
         case O_IN:
             a->in_pb = optarg;
-            break;
-        case O_PRESET:
-            a->pp.preset = optarg;
-            break;
-        case O_MEAN:
-            a->pp.mean = optarg;
-            break;
-        case O_STD:
-            a->pp.std = optarg;
-            break;
-        case O_SCALE:
-            a->pp.scale = optarg;
-            break;
-        case O_BGR:
-            a->pp.bgr = 1;
-            break;
-        case O_RESIZE:
-            a->pp.resize = optarg;
             break;
         case O_METHOD:
             a->method = optarg;
@@ -298,6 +269,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
             fprintf(stderr, "camstream " CMD ": %s needs a value\n", argv[optind - 1]);
             return 2;
         default:
+            if (pp_cli_option(&a->pp, c, optarg)) break;
             fprintf(stderr, "camstream " CMD ": unknown option '%s' (see --help)\n",
                     argv[optind - 1]);
             return 2;

@@ -91,12 +91,6 @@ enum {
     O_TV,
     O_JITTER,
     O_SEED,
-    O_PRESET,
-    O_MEAN,
-    O_STD,
-    O_SCALE,
-    O_BGR,
-    O_RESIZE,
 };
 
 static int parse_args(int argc, char **argv, vis_args *a)
@@ -121,12 +115,7 @@ static int parse_args(int argc, char **argv, vis_args *a)
         {"tv", required_argument, NULL, O_TV},
         {"jitter", required_argument, NULL, O_JITTER},
         {"seed", required_argument, NULL, O_SEED},
-        {"preset", required_argument, NULL, O_PRESET},
-        {"mean", required_argument, NULL, O_MEAN},
-        {"std", required_argument, NULL, O_STD},
-        {"scale", required_argument, NULL, O_SCALE},
-        {"bgr", no_argument, NULL, O_BGR},
-        {"resize", required_argument, NULL, O_RESIZE},
+        PP_CLI_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -202,24 +191,6 @@ static int parse_args(int argc, char **argv, vis_args *a)
             bad = cli_parse_int(CMD, "--seed", optarg, 0, 2147483647, &seed);
             a->seed = seed;
             break;
-        case O_PRESET:
-            a->pp.preset = optarg;
-            break;
-        case O_MEAN:
-            a->pp.mean = optarg;
-            break;
-        case O_STD:
-            a->pp.std = optarg;
-            break;
-        case O_SCALE:
-            a->pp.scale = optarg;
-            break;
-        case O_BGR:
-            a->pp.bgr = 1;
-            break;
-        case O_RESIZE:
-            a->pp.resize = optarg;
-            break;
         case 'h':
             vis_usage(stdout);
             return 1;
@@ -227,6 +198,7 @@ static int parse_args(int argc, char **argv, vis_args *a)
             fprintf(stderr, "camstream " CMD ": %s needs a value\n", argv[optind - 1]);
             return 2;
         default:
+            if (pp_cli_option(&a->pp, c, optarg)) break;
             fprintf(stderr, "camstream " CMD ": unknown option '%s' (see --help)\n",
                     argv[optind - 1]);
             return 2;

@@ -84,3 +84,29 @@ int pp_cli_resolve_over(const pp_cli_args *a, const cs_pp_opts *base, cs_pp_opts
 {
     return resolve(a, "imagenet", base, o, given, err, errlen);
 }
+
+int pp_cli_option(pp_cli_args *a, int code, const char *arg)
+{
+    switch (code) {
+    case PP_OPT_PRESET:
+        a->preset = arg;
+        return 1;
+    case PP_OPT_MEAN:
+        a->mean = arg;
+        return 1;
+    case PP_OPT_STD:
+        a->std = arg;
+        return 1;
+    case PP_OPT_SCALE:
+        a->scale = arg;
+        return 1;
+    case PP_OPT_BGR:
+        a->bgr = 1;
+        return 1;
+    case PP_OPT_RESIZE:
+        a->resize = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}

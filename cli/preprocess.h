@@ -49,6 +49,20 @@ typedef struct pp_cli_args {
     int bgr;
 } pp_cli_args;
 
+/* The preprocessing options shared by `explain` and `visualize`: option codes above any
+ * command's own (which start at 256), the getopt_long entries, and their handler. */
+enum { PP_OPT_PRESET = 0x1000, PP_OPT_MEAN, PP_OPT_STD, PP_OPT_SCALE, PP_OPT_BGR, PP_OPT_RESIZE };
+#define PP_CLI_LONG_OPTIONS                                                                        \
+    {"preset", required_argument, NULL, PP_OPT_PRESET},                                            \
+        {"mean", required_argument, NULL, PP_OPT_MEAN},                                            \
+        {"std", required_argument, NULL, PP_OPT_STD},                                              \
+        {"scale", required_argument, NULL, PP_OPT_SCALE}, {"bgr", no_argument, NULL, PP_OPT_BGR},  \
+    {                                                                                              \
+        "resize", required_argument, NULL, PP_OPT_RESIZE                                           \
+    }
+/* Stores option `code` (argument arg) in a; returns 1 when code is a preprocessing option. */
+int pp_cli_option(pp_cli_args *a, int code, const char *arg);
+
 /* Resolves the options: a preset (default `dflt`, when neither a preset nor any of mean, std,
  * scale, bgr is given; `none` under explicit mean/std/scale/bgr) then the explicit values over
  * it. *given says whether anything but --resize was given. Returns 0 or -1 with err naming the

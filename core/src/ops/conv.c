@@ -152,9 +152,11 @@ static void dims_str(const int64_t *d, int n, char *buf, size_t len)
 static cs_status conv_check_common(const cs_node *n, const conv_params *pr, const cs_tensor *x,
                                    const cs_tensor *w, cs_error *err)
 {
-    char xs[96], ws[96];
-    cs_shape_str(x, xs, sizeof xs);
-    cs_shape_str(w, ws, sizeof ws);
+    char xs[96] = "", ws[96] = "";
+    if (err) { /* the strings are only for messages; forward and backward pass err = NULL */
+        cs_shape_str(x, xs, sizeof xs);
+        cs_shape_str(w, ws, sizeof ws);
+    }
     if (x->type != CS_F32 || w->type != CS_F32)
         return cs_node_fail(err, CS_ERR_UNSUPPORTED, n, "input and weight must be float32");
     if (x->ndim < 3)
@@ -254,9 +256,11 @@ static cs_status conv_geometry(const cs_node *n, const cs_tensor *x, const cs_te
     const conv_params *pr = n->params;
     cs_status st = conv_check_common(n, pr, x, w, err);
     if (st != CS_OK) return st;
-    char xs[96], ws[96];
-    cs_shape_str(x, xs, sizeof xs);
-    cs_shape_str(w, ws, sizeof ws);
+    char xs[96] = "", ws[96] = "";
+    if (err) { /* the strings are only for messages; forward and backward pass err = NULL */
+        cs_shape_str(x, xs, sizeof xs);
+        cs_shape_str(w, ws, sizeof ws);
+    }
     memset(g, 0, sizeof *g);
     int nsp = x->ndim - 2;
     g->batch = x->dims[0];
@@ -904,9 +908,11 @@ static cs_status convt_geometry(const cs_node *n, const cs_tensor *x, const cs_t
     const conv_params *pr = n->params;
     cs_status st = conv_check_common(n, pr, x, w, err);
     if (st != CS_OK) return st;
-    char xs[96], ws[96];
-    cs_shape_str(x, xs, sizeof xs);
-    cs_shape_str(w, ws, sizeof ws);
+    char xs[96] = "", ws[96] = "";
+    if (err) { /* the strings are only for messages; forward and backward pass err = NULL */
+        cs_shape_str(x, xs, sizeof xs);
+        cs_shape_str(w, ws, sizeof ws);
+    }
     memset(g, 0, sizeof *g);
     int nsp = x->ndim - 2;
     g->batch = x->dims[0];

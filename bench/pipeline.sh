@@ -97,7 +97,11 @@ src_chain=(videotestsrc is-live=false pattern=ball num-buffers="$frames" ! "$sou
 chain() {
     local explain=$1 endpoint=$2
     local c=("${src_chain[@]}")
-    have csnormalize && c+=(! csnormalize model="$model")
+    if have csnormalize; then
+        c+=(! csnormalize model="$model")
+        # The same thread count as the engine's (older plugins have no such property).
+        gst-inspect-1.0 csnormalize 2>/dev/null | grep -q '^  threads ' && c+=(threads="$threads")
+    fi
     c+=(! csinfer model="$model" threads="$threads")
     [ "$explain" != none ] && c+=(explain="$explain")
     have cslocalize && [ "$explain" != none ] && c+=(! cslocalize mode=heatmap)

@@ -9,6 +9,11 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_explain(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
+int cmd_sub(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Exit codes of every subcommand. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

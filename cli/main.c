@@ -17,6 +17,11 @@ static const subcommand subcommands[] = {
     {"bench-explain", cmd_bench_explain, "time explanation methods against a plain forward pass"},
     {"explain", cmd_explain, "explain a prediction on an image: heatmap, overlay, boxes, JSON"},
     {"visualize", cmd_visualize, "activation maximization, top patches, first-layer filters"},
+    {"sub", cmd_sub, "print a publisher's messages as JSON lines (ZeroMQ SUB)"},
+    {"keygen", cmd_keygen, "write a CURVE key pair for encrypted publish/control sockets"},
+    {"synth", cmd_synth, "labelled synthetic datasets (shapes, stick figures) and videos"},
+    {"fit", cmd_fit, "fit normalization/PCA/ZCA statistics on a dataset's training split"},
+    {"train", cmd_train, "train a bundled CNN (classifier, box, pose, decoder) on a dataset"},
 };
 
 static void usage(FILE *f)

@@ -65,6 +65,7 @@
 #endif
 
 #include "gstcsinfer.h"
+#include "model_cache.h"
 
 #include <math.h>
 #include <string.h>
@@ -90,6 +91,7 @@ enum {
     PROP_EXPLAINED,
     PROP_EXPLAIN_SKIPPED,
     PROP_ASYNC_REPLACED,
+    PROP_MODEL_USERS,
 };
 
 #define DEFAULT_THREADS 0
@@ -330,8 +332,12 @@ static void engine_free(GstCsInfer *self)
     cs_explainer_destroy(&self->explainer);
     cs_pp_destroy(&self->pp);
     cs_plan_destroy(&self->plan);
-    cs_model_destroy(&self->decoder);
-    cs_model_destroy(&self->model);
+    GST_OBJECT_LOCK(self); /* model-users reads them */
+    cs_model *model = self->model, *decoder = self->decoder;
+    self->model = self->decoder = NULL;
+    GST_OBJECT_UNLOCK(self);
+    cs_model_cache_release(&decoder);
+    cs_model_cache_release(&model);
     cs_model_desc_destroy(&self->desc);
     g_clear_pointer(&self->labels, g_strfreev);
     self->n_labels = 0;
@@ -372,7 +378,11 @@ static gboolean gst_cs_infer_start(GstBaseTransform *trans)
                           ("%s", err.msg));
         goto done;
     }
-    self->model = cs_model_load_file(self->desc->model_file, &err);
+    /* Shared with the other elements of the process on the same file (model_cache.h). */
+    cs_model *model = cs_model_cache_acquire(self->desc->model_file, &err);
+    GST_OBJECT_LOCK(self);
+    self->model = model;
+    GST_OBJECT_UNLOCK(self);
     if (!self->model) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Could not load model %s", model_path),
                           ("%s", err.msg));
@@ -418,6 +428,7 @@ static gboolean gst_cs_infer_start(GstBaseTransform *trans)
     cs_plan_opts po = cs_plan_opts_default();
     po.threads = threads;
     po.batch = self->plan_batch;
+    self->pp_threads = threads;
     self->plan = cs_plan_new(self->model, &po, &err);
     if (!self->plan) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Could not plan model %s", model_path),
@@ -485,7 +496,10 @@ static gboolean gst_cs_infer_start(GstBaseTransform *trans)
                                   ("set the decoder property to the feature decoder's ONNX file"));
                 goto done;
             }
-            self->decoder = cs_model_load_file(decoder_path, &err);
+            cs_model *decoder = cs_model_cache_acquire(decoder_path, &err);
+            GST_OBJECT_LOCK(self);
+            self->decoder = decoder;
+            GST_OBJECT_UNLOCK(self);
             if (!self->decoder) {
                 GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                                   ("Could not load decoder %s", decoder_path), ("%s", err.msg));
@@ -577,6 +591,9 @@ static gboolean fill_input(GstCsInfer *self, GstCsInferFrame *f, float *dst)
                               ("%s", err.msg));
             return FALSE;
         }
+        /* The engine's thread count; the pool sleeps while the engine runs. */
+        if (self->pp_threads != 1 && cs_pp_set_threads(self->pp, self->pp_threads) != 0)
+            GST_WARNING_OBJECT(self, "could not start preprocessing threads; using one");
     }
     GstVideoFrame vf;
     if (!gst_video_frame_map(&vf, &self->vinfo, f->buffer, GST_MAP_READ)) {
@@ -812,10 +829,21 @@ static GstFlowReturn process_pending(GstCsInfer *self)
     return GST_FLOW_OK;
 }
 
+/* Takes the buffers in; csinfer holds them itself (batches), so GstBaseTransform's default
+ * generate_output is not used. The parent's submit_input_buffer runs first: it does the
+ * base class's QoS (with the qos property, on by default: a buffer whose running time is at
+ * or before the earliest time of downstream's last QoS event is dropped before the model
+ * runs, with a QoS message on the bus) and leaves a buffer it keeps in queued_buf. */
 static GstFlowReturn gst_cs_infer_submit_input_buffer(GstBaseTransform *trans, gboolean is_discont,
                                                       GstBuffer *input)
 {
     GstCsInfer *self = GST_CS_INFER(trans);
+    GstFlowReturn ret =
+        GST_BASE_TRANSFORM_CLASS(parent_class)->submit_input_buffer(trans, is_discont, input);
+    if (ret != GST_FLOW_OK) return ret; /* dropped late (GST_BASE_TRANSFORM_FLOW_DROPPED) */
+    input = trans->queued_buf;
+    trans->queued_buf = NULL;
+    if (!input) return GST_FLOW_OK;
     GstCsInferFrame *f = g_new0(GstCsInferFrame, 1);
     f->buffer = gst_buffer_make_writable(input);
     f->to_frame = (CsTransform2D){1.0, 1.0, 0.0, 0.0};
@@ -1002,6 +1030,9 @@ static void gst_cs_infer_get_property(GObject *object, guint prop_id, GValue *va
     case PROP_ASYNC_REPLACED:
         g_value_set_uint64(value, self->async_replaced);
         break;
+    case PROP_MODEL_USERS:
+        g_value_set_uint(value, cs_model_cache_users(self->model));
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -1119,6 +1150,13 @@ static void gst_cs_infer_class_init(GstCsInferClass *klass)
                             "Worker results replaced by a newer one before a buffer carried them",
                             0, G_MAXUINT64, 0, ro));
 
+    g_object_class_install_property(
+        gobject_class, PROP_MODEL_USERS,
+        g_param_spec_uint("model-users", "Model users",
+                          "Elements in this process that share this element's loaded model (the "
+                          "same file, size and modification time: loaded once); 0 when stopped",
+                          0, G_MAXUINT, 0, ro));
+
     gst_element_class_set_static_metadata(
         element_class, "camstream inference", "Filter/Analyzer/Video",
         "Runs a CNN on video frames: classification, explanation heatmaps and model outputs as "
@@ -1154,4 +1192,6 @@ static void gst_cs_infer_init(GstCsInfer *self)
     g_mutex_init(&self->lock);
     g_cond_init(&self->cond);
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+    /* Late frames are dropped before inference (submit_input_buffer), as GstVideoFilter does. */
+    gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), TRUE);
 }

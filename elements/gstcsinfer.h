@@ -83,8 +83,8 @@ struct _GstCsInfer {
 
     /* engine: created in start(), used by the streaming thread, destroyed in stop() */
     cs_model_desc *desc;
-    cs_model *model;
-    cs_model *decoder;
+    cs_model *model;   /* from the model cache (model_cache.h); set under the object lock */
+    cs_model *decoder; /* likewise */
     cs_plan *plan;
     int plan_batch;   /* frames per plan run */
     int input_index;  /* the plan input the frames go to */
@@ -100,6 +100,7 @@ struct _GstCsInfer {
     gchar *layer_name;       /* the layer the explainer resolved (NULL: input-level method) */
     float *probs;            /* n_classes scratch */
     cs_pp *pp;               /* self-preprocessing (no tensor meta upstream), made lazily */
+    int pp_threads;          /* its threads: the engine's */
     GstVideoInfo vinfo;
     gboolean have_info;
     gboolean warned_batch;

@@ -23,6 +23,10 @@
  * imagenet preset); every other property overrides one of them. Without a model,
  * #GstCsNormalize:width and #GstCsNormalize:height are required.
  *
+ * With #GstCsNormalize:threads (default 0: one per core, like csinfer's) each frame's tensor
+ * rows are split over a small thread pool whose workers sleep between frames; the tensor is
+ * bit-identical for any thread count.
+ *
  * Accepts RGB, BGR, RGBA, BGRA, RGBx, BGRx, GRAY8, I420 and NV12 (YUV is converted with the
  * stream's colour matrix and range). A missing or corrupt model, model description or
  * statistics file, or a model input that is not 1×C×H×W with C = 1 or 3, stops the pipeline
@@ -44,6 +48,7 @@
 #include <string.h>
 
 #include "gst/camstream/camstream-meta.h"
+#include "model_cache.h"
 
 /* gstcsmeta.c (not public): a tensor meta whose values are left for the caller to write; the
  * preprocessing writes every one of them. */
@@ -65,6 +70,7 @@ enum {
     PROP_HEIGHT,
     PROP_MODEL,
     PROP_STATISTICS,
+    PROP_THREADS,
 };
 
 #define DEFAULT_PRESET GST_CS_NORMALIZE_PRESET_AUTO
@@ -72,6 +78,7 @@ enum {
 #define DEFAULT_ORDER GST_CS_NORMALIZE_ORDER_AUTO
 #define DEFAULT_RESIZE GST_CS_NORMALIZE_RESIZE_AUTO
 #define DEFAULT_SIZE 0
+#define DEFAULT_THREADS 0
 #define MAX_SIZE 8192
 
 #define CAPS_STR GST_VIDEO_CAPS_MAKE("{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, GRAY8, I420, NV12 }")
@@ -150,7 +157,8 @@ static gboolean load_files(GstCsNormalize *self)
                               ("model=%s", model));
             goto done;
         }
-        cs_model *m = cs_model_load_file(self->desc->model_file, &err);
+        /* Only the input is read; the model cache shares csinfer's copy when it has one. */
+        cs_model *m = cs_model_cache_acquire(self->desc->model_file, &err);
         if (!m) {
             GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("model: %s", err.msg),
                               ("model=%s", model));
@@ -167,7 +175,7 @@ static gboolean load_files(GstCsNormalize *self)
             x = NULL;
         }
         if (!x) {
-            cs_model_destroy(&m);
+            cs_model_cache_release(&m);
             GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("model: %s", err.msg),
                               ("model=%s", model));
             goto done;
@@ -176,7 +184,7 @@ static gboolean load_files(GstCsNormalize *self)
         self->model_h = (gint)x->dims[2];
         self->model_w = (gint)x->dims[3];
         self->input_name = g_strdup(x->name);
-        cs_model_destroy(&m);
+        cs_model_cache_release(&m);
     }
     if (stats && !(self->stats = cs_statistics_load(stats, &err))) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("statistics: %s", err.msg),
@@ -211,6 +219,7 @@ static gboolean configure(GstCsNormalize *self)
     memcpy(mean, self->mean, sizeof mean);
     memcpy(std, self->std, sizeof std);
     gint width = self->width, height = self->height;
+    gint threads = self->threads;
     self->dirty = FALSE;
     GST_OBJECT_UNLOCK(self);
 
@@ -263,6 +272,8 @@ static gboolean configure(GstCsNormalize *self)
         GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("%s", err.msg), (NULL));
         return FALSE;
     }
+    if (threads != 1 && cs_pp_set_threads(pp, threads) != 0)
+        GST_WARNING_OBJECT(self, "could not start %d preprocessing threads; using one", threads);
     cs_pp_destroy(&self->pp);
     self->pp = pp;
     self->C = C, self->H = H, self->W = W;
@@ -522,6 +533,9 @@ static void gst_cs_normalize_set_property(GObject *object, guint prop_id, const 
         if (self->statistics && !*self->statistics) g_clear_pointer(&self->statistics, g_free);
         self->files_dirty = TRUE;
         break;
+    case PROP_THREADS:
+        self->threads = g_value_get_int(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -572,6 +586,9 @@ static void gst_cs_normalize_get_property(GObject *object, guint prop_id, GValue
         break;
     case PROP_STATISTICS:
         g_value_set_string(value, self->statistics);
+        break;
+    case PROP_THREADS:
+        g_value_set_int(value, self->threads);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -661,6 +678,12 @@ static void gst_cs_normalize_class_init(GstCsNormalizeClass *klass)
                             "A statistics file (mean-std, mean-image, pca, zca; docs/FORMATS.md) "
                             "fitted on the training split; replaces mean, std, scale and order",
                             NULL, rw));
+    g_object_class_install_property(
+        gobject_class, PROP_THREADS,
+        g_param_spec_int("threads", "Threads",
+                         "Threads that share each frame's rows (0: all cores, like csinfer's "
+                         "threads); the tensor is the same for any value",
+                         0, 256, DEFAULT_THREADS, rw));
 
     gst_element_class_set_static_metadata(
         element_class, "camstream normalize", "Filter/Video",
@@ -689,6 +712,7 @@ static void gst_cs_normalize_init(GstCsNormalize *self)
     self->scale = DEFAULT_SCALE;
     self->order = DEFAULT_ORDER;
     self->resize = DEFAULT_RESIZE;
+    self->threads = DEFAULT_THREADS;
     self->std[0] = self->std[1] = self->std[2] = 1.0f;
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
 }

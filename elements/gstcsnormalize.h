@@ -61,6 +61,7 @@ struct _GstCsNormalize {
     gboolean have_mean, have_std;
     gfloat mean[3], std[3];
     gint width, height; /* 0: from the model */
+    gint threads;       /* 0: one per core */
     gchar *model, *statistics;
     gboolean dirty;       /* a property changed: rebuild before the next frame */
     gboolean files_dirty; /* model or statistics changed: read them again */

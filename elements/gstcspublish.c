@@ -22,6 +22,11 @@
  * messages are discarded) when it goes back to READY. A bind failure (port in use, bad
  * endpoint) is an element error naming the endpoint.
  *
+ * With #GstCsPublish:connect the socket connects to the endpoint instead of binding it, so that
+ * an application can gather several pipelines' messages behind one socket it binds itself
+ * (camstreamd: an XSUB on `inproc://…` forwarding to an XPUB). `inproc://` endpoints need the
+ * application's ZeroMQ context (#GstCsPublish:context, set from code only).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc ! videoconvert ! csnormalize preset=imagenet ! \
@@ -65,6 +70,8 @@ enum {
     PROP_MESSAGES_SENT,
     PROP_MESSAGES_DROPPED,
     PROP_BOUND_ENDPOINT,
+    PROP_CONNECT,
+    PROP_CONTEXT,
 };
 
 struct _GstCsPublish {
@@ -77,6 +84,8 @@ struct _GstCsPublish {
     gint hwm;
     gboolean heatmaps;
     guint heatmap_max_size;
+    gboolean connect;
+    void *app_context; /* the application's ZeroMQ context, or NULL: ours */
     /* Counters, under the object lock (read-only properties). */
     guint64 messages_sent;
     guint64 messages_dropped;
@@ -84,9 +93,10 @@ struct _GstCsPublish {
 
     /* Streaming state: written in start/stop and on the streaming thread only. */
     void *socket;
-    gchar *topic;         /* "frame.<stream-id>" */
-    gchar *run_stream_id; /* stream-id of this run */
-    guint64 sequence;     /* next message's sequence number */
+    gboolean socket_shared_ctx; /* the socket holds a reference on our shared context */
+    gchar *topic;               /* "frame.<stream-id>" */
+    gchar *run_stream_id;       /* stream-id of this run */
+    guint64 sequence;           /* next message's sequence number */
     guint64 buffers_seen;
     guint64 start_unix_ns; /* wall clock when the socket opened */
     guint width, height;   /* from caps */
@@ -257,6 +267,34 @@ static void gst_cs_publish_class_init(GstCsPublishClass *klass)
                             "Endpoint actually bound (resolves tcp://host:*); NULL when stopped",
                             NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+    /**
+     * GstCsPublish:connect:
+     *
+     * FALSE (default): bind #GstCsPublish:endpoint. TRUE: connect to it (a forwarder the
+     * application binds, e.g. an XSUB socket). Read when the element starts.
+     */
+    g_object_class_install_property(
+        gobject_class, PROP_CONNECT,
+        g_param_spec_boolean("connect", "Connect",
+                             "Connect the PUB socket to the endpoint instead of binding it; "
+                             "read at start",
+                             FALSE,
+                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+    /**
+     * GstCsPublish:context:
+     *
+     * A ZeroMQ context (`void *` from zmq_ctx_new) of the application to create the socket in,
+     * needed to reach its `inproc://` endpoints; NULL (default): the plugin's own context,
+     * shared by every cspublish of the process. The application keeps it alive until the
+     * element is back in READY. A pointer: settable from code only, not from gst-launch-1.0.
+     */
+    g_object_class_install_property(
+        gobject_class, PROP_CONTEXT,
+        g_param_spec_pointer("context", "ZeroMQ context",
+                             "Application's ZeroMQ context (for inproc:// endpoints); NULL: the "
+                             "plugin's own; read at start",
+                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
     gst_element_class_set_static_metadata(
         element_class, "camstream publisher", "Filter/Video/Analyzer",
         "Publishes camstream analysis metas as protobuf messages on a ZeroMQ PUB socket",
@@ -342,6 +380,12 @@ static void gst_cs_publish_set_property(GObject *object, guint prop_id, const GV
     case PROP_HEATMAP_MAX_SIZE:
         self->heatmap_max_size = g_value_get_uint(value);
         break;
+    case PROP_CONNECT:
+        self->connect = g_value_get_boolean(value);
+        break;
+    case PROP_CONTEXT:
+        self->app_context = g_value_get_pointer(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -380,6 +424,12 @@ static void gst_cs_publish_get_property(GObject *object, guint prop_id, GValue *
     case PROP_BOUND_ENDPOINT:
         g_value_set_string(value, self->bound_endpoint);
         break;
+    case PROP_CONNECT:
+        g_value_set_boolean(value, self->connect);
+        break;
+    case PROP_CONTEXT:
+        g_value_set_pointer(value, self->app_context);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -403,13 +453,20 @@ static void close_socket(GstCsPublish *self)
     zmq_setsockopt(self->socket, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(self->socket);
     self->socket = NULL;
-    cs_zmq_context_unref();
+    if (self->socket_shared_ctx) cs_zmq_context_unref();
+    self->socket_shared_ctx = FALSE;
 }
 
-/* Creates and binds the PUB socket. On failure posts an element error and returns FALSE. */
+/* Creates and binds (or connects) the PUB socket. On failure posts an element error and returns
+ * FALSE. */
 static gboolean open_socket(GstCsPublish *self, const gchar *endpoint, int hwm)
 {
-    void *ctx = cs_zmq_context_ref();
+    GST_OBJECT_LOCK(self);
+    gboolean connect = self->connect;
+    void *ctx = self->app_context;
+    GST_OBJECT_UNLOCK(self);
+    gboolean shared = ctx == NULL;
+    if (shared) ctx = cs_zmq_context_ref();
     if (!ctx) {
         GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("Could not create a ZeroMQ context"),
                           ("zmq_ctx_new: %s", zmq_strerror(errno)));
@@ -419,9 +476,10 @@ static gboolean open_socket(GstCsPublish *self, const gchar *endpoint, int hwm)
     if (!self->socket) {
         GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("Could not create a ZeroMQ PUB socket"),
                           ("zmq_socket: %s", zmq_strerror(errno)));
-        cs_zmq_context_unref();
+        if (shared) cs_zmq_context_unref();
         return FALSE;
     }
+    self->socket_shared_ctx = shared;
     /* linger 0: closing discards unsent messages at once. NODROP: a full subscriber queue
      * makes zmq_send fail with EAGAIN (which we count) instead of dropping silently. */
     int linger = 0, nodrop = 1;
@@ -429,18 +487,19 @@ static gboolean open_socket(GstCsPublish *self, const gchar *endpoint, int hwm)
     zmq_setsockopt(self->socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(self->socket, ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop);
 
-    if (zmq_bind(self->socket, endpoint) != 0) {
+    if ((connect ? zmq_connect(self->socket, endpoint) : zmq_bind(self->socket, endpoint)) != 0) {
         int e = errno;
         GST_ELEMENT_ERROR(
             self, RESOURCE, OPEN_WRITE,
-            ("Could not bind the ZeroMQ endpoint \"%s\": %s", endpoint, zmq_strerror(e)),
-            ("zmq_bind(\"%s\") failed with errno %d", endpoint, e));
+            ("Could not %s the ZeroMQ endpoint \"%s\": %s", connect ? "connect to" : "bind",
+             endpoint, zmq_strerror(e)),
+            ("zmq_%s(\"%s\") failed with errno %d", connect ? "connect" : "bind", endpoint, e));
         close_socket(self);
         return FALSE;
     }
     char bound[256];
     size_t len = sizeof bound;
-    if (zmq_getsockopt(self->socket, ZMQ_LAST_ENDPOINT, bound, &len) != 0) len = 0;
+    if (connect || zmq_getsockopt(self->socket, ZMQ_LAST_ENDPOINT, bound, &len) != 0) len = 0;
     bound[len < sizeof bound ? len : sizeof bound - 1] = '\0';
     GST_OBJECT_LOCK(self);
     g_free(self->bound_endpoint);

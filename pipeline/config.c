@@ -23,6 +23,7 @@ typedef struct ctx {
     csd_config *c;
     csd_error *err;
     unsigned flags;
+    const csd_config *base; /* streams only, with base's [daemon] and models */
 } ctx;
 
 /* The text of line n, trimmed, into buf. */
@@ -162,6 +163,7 @@ static int check_source(ctx *x, const char *group, const key *k, const char *v, 
 static int check_chain(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_sink(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_pattern(ctx *x, const char *group, const key *k, const char *v, void *obj);
+static int check_loop(ctx *x, const char *group, const key *k, const char *v, void *obj);
 
 #define DK(f) offsetof(csd_config, f)
 #define MK(f) offsetof(csd_model, f)
@@ -181,9 +183,13 @@ static const key daemon_keys[] = {
     {"status_interval", K_INT, 100, 3600000, NULL, "1000", 0, DK(status_interval_ms), NULL,
      "milliseconds between `status.*` messages"},
     {"restart_delay", K_INT, 0, 3600000, NULL, "2000", 0, DK(restart_delay_ms), NULL,
-     "milliseconds before a failed stream is restarted"},
+     "milliseconds before a failed stream is restarted the first time; the delay doubles after "
+     "each failure up to `restart_max_delay`, and is reset once a stream ran 10 s"},
+    {"restart_max_delay", K_INT, 0, 3600000, NULL, "30000", 0, DK(restart_max_delay_ms), NULL,
+     "longest delay between restarts, milliseconds (at least `restart_delay`)"},
     {"shutdown_timeout", K_INT, 0, 600000, NULL, "5000", 0, DK(shutdown_timeout_ms), NULL,
-     "milliseconds to wait for EOS on SIGTERM before stopping the pipelines"},
+     "milliseconds to wait for EOS on SIGTERM (recordings are finalized) before stopping the "
+     "pipelines"},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -219,12 +225,17 @@ static const key stream_keys[] = {
      "videoscale, videorate, videoflip, videocrop, videobalance, queue, identity, caps "
      "(`video/x-raw,…`)"},
     {"sink", K_SINK, 0, 0, NULL, "none", 0, SK(sink), check_sink,
-     "`none`, `display`, `record=PATH` (.mkv or .mp4, H.264; directory must exist) or "
-     "`preview=ENDPOINT` (MJPEG over TCP)"},
+     "`none`, `display`, `record=PATH` (the overlaid video: `.mkv` or `.webm` VP8, `.mp4` H.264 "
+     "(needs x264enc, gstreamer1.0-plugins-ugly); relative to this file; missing directories are "
+     "created) or `preview=ENDPOINT` (MJPEG over TCP)"},
     {"publish", K_ENDPOINT, 0, 0, NULL, NULL, 0, SK(publish), NULL,
      "this stream's PUB endpoint (default: `[daemon] publish`)"},
     {"restart", K_ENUM, 0, 0, restart_names, "on-failure", 0, SK(restart), NULL,
-     "when the supervisor restarts the pipeline"},
+     "after an error: `always` and `on-failure` restart the pipeline (with backoff), `never` "
+     "leaves it failed; a live source that ends counts as a failure"},
+    {"loop", K_BOOL, 0, 0, bool_names, "false", 0, SK(loop), check_loop,
+     "`file:` sources only: true plays the file again from the start when it ends; false: the "
+     "stream stops when the file ends"},
     {"enabled", K_BOOL, 0, 0, bool_names, "true", 0, SK(enabled), NULL,
      "false: checked but not started"},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
@@ -517,6 +528,15 @@ static int check_pattern(ctx *x, const char *group, const key *k, const char *v,
     return 0;
 }
 
+/* loop is read after source: only file sources end on their own. */
+static int check_loop(ctx *x, const char *group, const key *k, const char *v, void *obj)
+{
+    const csd_stream *s = obj;
+    if (s->loop && s->kind != CSD_SRC_FILE)
+        return fail(x, group, k->name, "only for file: sources (source is '%s')", s->source);
+    return 0;
+}
+
 /* ---- sinks ------------------------------------------------------------------------------- */
 
 static int check_sink(ctx *x, const char *group, const key *k, const char *v, void *obj)
@@ -536,12 +556,21 @@ static int check_sink(ctx *x, const char *group, const key *k, const char *v, vo
         s->sink = CSD_SINK_RECORD;
         const char *p = v + 7;
         if (!*p) return fail(x, group, k->name, "record= needs a file name (record=out.mkv)");
-        if (!g_str_has_suffix(p, ".mkv") && !g_str_has_suffix(p, ".mp4"))
-            return fail(x, group, k->name, "'%s': the recording must end in .mkv or .mp4", p);
+        if (!g_str_has_suffix(p, ".mkv") && !g_str_has_suffix(p, ".webm") &&
+            !g_str_has_suffix(p, ".mp4"))
+            return fail(x, group, k->name, "'%s': the recording must end in .mkv, .webm or .mp4",
+                        p);
         char *path = resolve(x, p);
+        /* missing directories are created when the stream starts: the nearest existing one
+         * must be a directory */
         char *dir = g_path_get_dirname(path);
+        while (!g_file_test(dir, G_FILE_TEST_EXISTS)) {
+            char *up = g_path_get_dirname(dir);
+            g_free(dir);
+            dir = up;
+        }
         int ok = g_file_test(dir, G_FILE_TEST_IS_DIR);
-        if (!ok) fail(x, group, k->name, "%s: directory %s does not exist", p, dir);
+        if (!ok) fail(x, group, k->name, "%s: %s is not a directory", p, dir);
         g_free(dir);
         if (!ok) {
             g_free(path);
@@ -908,6 +937,9 @@ static int prescan(ctx *x, GArray *heads)
             if (h.kind == G_KINDS) {
                 rc = fail_at(x, line, full, NULL, CS_ERR_PARSE,
                              "unknown group (allowed: [daemon], [model NAME], [stream NAME])");
+            } else if (x->base && h.kind != G_STREAM) {
+                rc = fail_at(x, line, full, NULL, CS_ERR_PARSE,
+                             "only [stream NAME] groups can be added to a running daemon");
             } else if (h.kind == G_DAEMON && sp) {
                 rc = fail_at(x, line, full, NULL, CS_ERR_PARSE, "[daemon] takes no name");
             } else if (h.kind != G_DAEMON && (!sp || !valid_name(sp + 1))) {
@@ -1104,13 +1136,47 @@ void csd_config_destroy(csd_config **cp)
     *cp = NULL;
 }
 
-csd_config *csd_config_load_data(const char *text, size_t len, const char *path, unsigned flags,
-                                 csd_error *err)
+/* A copy of base's model m (its description re-read; it was checked when base was loaded). */
+static int copy_model(ctx *x, const csd_model *m, csd_model *out)
+{
+    out->name = g_strdup(m->name);
+    out->description = g_strdup(m->description);
+    out->layer = g_strdup(m->layer);
+    out->labels = g_strdup(m->labels);
+    out->line = m->line;
+    out->checked = m->checked;
+    cs_error ce;
+    out->desc = cs_model_desc_open(out->description, &ce);
+    if (!out->desc)
+        return fail_at(x, 0, NULL, NULL, CS_ERR_PARSE, "[model %s] description: %s", m->name,
+                       ce.msg);
+    if (out->layer) {
+        g_free(out->desc->explain_layer);
+        out->desc->explain_layer = g_strdup(out->layer);
+    }
+    return 0;
+}
+
+static void copy_daemon(csd_config *c, const csd_config *b)
+{
+    c->publish = g_strdup(b->publish);
+    c->control = g_strdup(b->control);
+    c->log_level = b->log_level;
+    c->threads = b->threads;
+    c->allow_remote = b->allow_remote;
+    c->status_interval_ms = b->status_interval_ms;
+    c->restart_delay_ms = b->restart_delay_ms;
+    c->restart_max_delay_ms = b->restart_max_delay_ms;
+    c->shutdown_timeout_ms = b->shutdown_timeout_ms;
+}
+
+static csd_config *load(const char *text, size_t len, const char *path, const char *what,
+                        unsigned flags, const csd_config *base, csd_error *err)
 {
     csd_error dummy;
     if (!err) err = &dummy;
     memset(err, 0, sizeof *err);
-    ctx x = {.what = path ? path : "memory", .text = text, .len = len, .err = err, .flags = flags};
+    ctx x = {.what = what, .text = text, .len = len, .err = err, .flags = flags, .base = base};
     if (path) x.dir = g_path_get_dirname(path);
     csd_config *c = g_new0(csd_config, 1);
     c->path = g_strdup(path);
@@ -1149,7 +1215,10 @@ csd_config *csd_config_load_data(const char *text, size_t len, const char *path,
         rc = fail_at(&x, 0, NULL, NULL, CS_ERR_PARSE,
                      "no [stream NAME] group (a configuration runs at least one stream)");
     /* [daemon] first (allow_remote decides the endpoints), then models, then streams */
-    if (!rc) {
+    if (!rc && base) {
+        copy_daemon(c, base);
+        n_models = base->n_models;
+    } else if (!rc) {
         /* without a [daemon] group every key takes its default */
         const key *ar = find_key(daemon_keys, "allow_remote");
         rc = set_value(&x, "daemon", ar, ar->def, c);
@@ -1159,9 +1228,17 @@ csd_config *csd_config_load_data(const char *text, size_t len, const char *path,
             rc = set_value(&x, "daemon", ar, v, c);
         g_free(v);
         if (!rc) rc = read_group(&x, "daemon", daemon_keys, c);
+        if (!rc && c->restart_max_delay_ms < c->restart_delay_ms)
+            rc = fail(&x, "daemon",
+                      kf_has(&x.kf, "daemon", "restart_max_delay") ? "restart_max_delay"
+                                                                   : "restart_delay",
+                      "restart_max_delay (%d) is less than restart_delay (%d)",
+                      c->restart_max_delay_ms, c->restart_delay_ms);
     }
     c->models = g_new0(csd_model, (size_t)n_models + 1);
     c->streams = g_new0(csd_stream, (size_t)n_streams + 1);
+    for (int i = 0; base && !rc && i < base->n_models; i++)
+        rc = copy_model(&x, &base->models[i], &c->models[c->n_models++]);
     for (guint i = 0; i < heads->len && !rc; i++) {
         const ghead *h = &g_array_index(heads, ghead, i);
         if (h->kind != G_MODEL) continue;
@@ -1194,6 +1271,18 @@ csd_config *csd_config_load_data(const char *text, size_t len, const char *path,
     g_free(x.dir);
     if (rc) csd_config_destroy(&c);
     return c;
+}
+
+csd_config *csd_config_load_data(const char *text, size_t len, const char *path, unsigned flags,
+                                 csd_error *err)
+{
+    return load(text, len, path, path ? path : "memory", flags, NULL, err);
+}
+
+csd_config *csd_config_load_streams(const csd_config *base, const char *text, size_t len,
+                                    const char *what, csd_error *err)
+{
+    return load(text, len, NULL, what ? what : "request", 0, base, err);
 }
 
 csd_config *csd_config_load(const char *path, unsigned flags, csd_error *err)
@@ -1295,6 +1384,14 @@ char *csd_stream_launch(const csd_config *c, const csd_stream *s)
         if (s->height) g_string_append_printf(g, ",height=%d", s->height);
         if (s->framerate) g_string_append_printf(g, ",framerate=%d/1", s->framerate);
     }
+    /* The daemon counts frames in at the ingress queue. Live sources do not wait for a slow
+     * chain: the queue keeps the newest two frames and drops older ones. */
+    if (s->kind == CSD_SRC_FILE)
+        g_string_append(g, " ! queue name=ingress max-size-buffers=2 max-size-bytes=0 "
+                           "max-size-time=0");
+    else
+        g_string_append(g, " ! queue name=ingress leaky=downstream max-size-buffers=2 "
+                           "max-size-bytes=0 max-size-time=0");
     for (int i = 0; i < s->n_chain; i++) {
         const csd_element *e = &s->chain[i];
         g_string_append(g, " ! ");
@@ -1311,7 +1408,7 @@ char *csd_stream_launch(const csd_config *c, const csd_stream *s)
                 g_string_append_printf(g, " threads=%d", c->threads);
         }
     }
-    g_string_append(g, " ! cspublish");
+    g_string_append(g, " ! cspublish name=publish");
     append_prop(g, "endpoint", s->publish);
     append_prop(g, "stream-id", s->name);
     switch (s->sink) {
@@ -1322,8 +1419,13 @@ char *csd_stream_launch(const csd_config *c, const csd_stream *s)
         g_string_append(g, " ! videoconvert ! autovideosink");
         break;
     case CSD_SINK_RECORD:
-        g_string_append(g, " ! videoconvert ! x264enc tune=zerolatency ! h264parse ! ");
-        g_string_append(g, g_str_has_suffix(s->sink_arg, ".mp4") ? "mp4mux" : "matroskamux");
+        /* VP8 from plugins-good (installed by scripts/install-deps.sh); H.264 for .mp4 */
+        if (g_str_has_suffix(s->sink_arg, ".mp4"))
+            g_string_append(g, " ! videoconvert ! x264enc tune=zerolatency ! mp4mux");
+        else
+            g_string_append_printf(g, " ! videoconvert ! vp8enc deadline=1 ! %s",
+                                   g_str_has_suffix(s->sink_arg, ".webm") ? "webmmux"
+                                                                          : "matroskamux");
         g_string_append(g, " ! filesink");
         append_prop(g, "location", s->sink_arg);
         break;

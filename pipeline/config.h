@@ -82,9 +82,10 @@ typedef struct csd_stream {
     csd_element *chain;
     int n_chain;
     csd_sink_kind sink;
-    char *sink_arg; /* record: resolved path; preview: endpoint */
+    char *sink_arg; /* record: resolved path (its directory may not exist yet); preview: endpoint */
     char *publish;  /* the stream's publish endpoint (default: the daemon's) */
     csd_restart restart;
+    int loop; /* file sources: play again from the start at the end */
     int enabled;
     int line;
 } csd_stream;
@@ -98,6 +99,7 @@ typedef struct csd_config {
     int allow_remote;
     int status_interval_ms;
     int restart_delay_ms;
+    int restart_max_delay_ms;
     int shutdown_timeout_ms;
 
     csd_model *models;
@@ -117,13 +119,21 @@ csd_config *csd_config_load(const char *path, unsigned flags, csd_error *err);
  * relative to the working directory). */
 csd_config *csd_config_load_data(const char *text, size_t len, const char *path, unsigned flags,
                                  csd_error *err);
+/* Streams for a running daemon (camstreamd's control `add`): text holds only [stream NAME] groups;
+ * the [daemon] settings and models are base's (copied: the result does not point into base).
+ * what names the text in messages ("request:3: [stream x] ..."); relative names are relative
+ * to the working directory. NULL + err on failure. */
+csd_config *csd_config_load_streams(const csd_config *base, const char *text, size_t len,
+                                    const char *what, csd_error *err);
 void csd_config_destroy(csd_config **c);
 
 const csd_model *csd_config_model(const csd_config *c, const char *name);
 const csd_stream *csd_config_stream(const csd_config *c, const char *name);
 
-/* The stream's pipeline in gst-launch-1.0 syntax: source ! chain (the stream's model filled in
- * where an element takes one) ! cspublish ! sink. g_free the result. */
+/* The stream's pipeline in gst-launch-1.0 syntax: source ! queue name=ingress ! chain (the
+ * stream's model filled in where an element takes one) ! cspublish name=publish ! sink. The
+ * ingress queue is leaky for live sources (rtsp, http, v4l2, testsrc: a slow chain drops frames
+ * instead of accumulating latency). g_free the result. */
 char *csd_stream_launch(const csd_config *c, const csd_stream *s);
 
 /* Validates an endpoint: tcp://HOST:PORT (HOST 127.0.0.1, localhost or [::1] unless

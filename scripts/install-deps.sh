@@ -13,6 +13,7 @@ pkgs=(
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libcairo2-dev libpango1.0-dev fonts-dejavu-core libzmq3-dev
+  libgstrtspserver-1.0-dev
   protobuf-compiler python3-protobuf python3-zmq
 )
 dev_pkgs=(

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `camstreamd --check`: the shipped configurations are valid (exit 0, a summary on stdout); a
-# broken one exits 1 with exactly one line `FILE:LINE: ...` on stderr; --help, --version;
-# running mode is not implemented yet (exit 2).
+# broken one exits 1 with exactly one line `FILE:LINE: ...` on stderr (in running mode: one log
+# line); --help, --version, --log-level.
 #
 #     cli_config.sh CAMSTREAMD SOURCE_DIR
 set -u
@@ -26,7 +26,7 @@ for f in "$src/configs/default.conf" "$src"/configs/examples/*.conf; do
     [ -s "$tmp/err" ] && bad "--check $f: stderr not empty"
     grep -q "^$f: valid$" "$tmp/out" || bad "--check $f: no 'valid' line"
     grep -q "^streams: " "$tmp/out" || bad "--check $f: no stream summary"
-    grep -q "cspublish endpoint=tcp://127.0.0.1:5555" "$tmp/out" || bad "--check $f: no pipeline"
+    grep -q "cspublish name=publish endpoint=tcp://127.0.0.1:5555" "$tmp/out" || bad "--check $f: no pipeline"
 done
 
 # broken: FILE LINE SUBSTRING
@@ -55,10 +55,18 @@ grep -q -- "--check FILE" "$tmp/out" || bad "--help: no --check"
 grep -q "^camstreamd [0-9]" "$tmp/out" || bad "--version: $(cat "$tmp/out")"
 "$d" --keys >"$tmp/out" 2>&1 || bad "--keys: exit status"
 grep -qF '### `[stream NAME]`' "$tmp/out" || bad "--keys: no stream table"
-"$d" "$src/configs/default.conf" >"$tmp/out" 2>"$tmp/err"
+"$d" --help | grep -q -- "--log-level LEVEL" || bad "--help: no --log-level"
+# running mode: a broken file is one log line naming file:line, exit 1 (nothing started)
+printf '[stream s]\nsource = testsrc://\nchain = queue\nloop = true\n' >"$tmp/loop.conf"
+"$d" "$tmp/loop.conf" >"$tmp/out" 2>"$tmp/err"
 rc=$?
-[ "$rc" -eq 2 ] || bad "running mode: exit $rc, expected 2"
-grep -q "not implemented yet" "$tmp/err" || bad "running mode: message"
+[ "$rc" -eq 1 ] || bad "running a broken file: exit $rc, expected 1"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "running a broken file: not one line: $(cat "$tmp/err")"
+grep -qE "^camstreamd\[[0-9]+\] [0-9-]{10} [0-9:.]{12} E $tmp/loop.conf:4: \[stream s\] loop: only for file: sources" "$tmp/err" ||
+    bad "running a broken file: $(cat "$tmp/err")"
+"$d" --log-level loud "$src/configs/default.conf" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] || bad "--log-level loud: exit status"
+grep -q "not a level (allowed: error, warning, info, debug)" "$tmp/err" || bad "--log-level: message"
 "$d" --frobnicate >/dev/null 2>&1
 [ $? -eq 2 ] || bad "unknown option: exit status"
 

@@ -100,8 +100,10 @@ static void test_default_conf(void **state)
     char *launch = csd_stream_launch(c, s);
     assert_non_null(strstr(launch, "videotestsrc is-live=true pattern=ball ! "));
     assert_non_null(strstr(launch, "! csinfer explain=gradcam explain-interval=5 top-k=3 model=/"));
-    assert_non_null(strstr(launch, "! cspublish endpoint=tcp://127.0.0.1:5555 stream-id=test ! "
-                                   "fakesink sync=false"));
+    assert_non_null(strstr(launch, "! cspublish name=publish endpoint=tcp://127.0.0.1:5555 "
+                                   "stream-id=test ! videoconvert ! vp8enc deadline=1 ! "
+                                   "matroskamux ! filesink location=/"));
+    assert_non_null(strstr(launch, "/recordings/default.mkv"));
     assert_non_null(strstr(launch, "framerate=15/1"));
     g_free(launch);
     csd_config_destroy(&c);
@@ -181,8 +183,10 @@ static void test_defaults_and_sources(void **state)
     assert_false(b->enabled);
     assert_int_equal(b->sink, CSD_SINK_RECORD);
     char *l = csd_stream_launch(c, b);
-    assert_non_null(strstr(l, "v4l2src device=/dev/video2 ! videoconvert ! videoconvert ! "
-                              "videoflip method=clockwise ! cspublish"));
+    assert_non_null(strstr(l, "v4l2src device=/dev/video2 ! videoconvert ! queue name=ingress "
+                              "leaky=downstream max-size-buffers=2 max-size-bytes=0 "
+                              "max-size-time=0 ! videoconvert ! videoflip method=clockwise ! "
+                              "cspublish name=publish"));
     assert_non_null(strstr(l, "mp4mux ! filesink location=\""));
     assert_non_null(strstr(l, "out dir.mp4\""));
     g_free(l);
@@ -425,8 +429,8 @@ static void test_bad_sinks(void **state)
     } cases[] = {
         {"tv", "'tv' is not a sink (allowed: none, display, record=PATH, preview=ENDPOINT)"},
         {"record=", "record= needs a file name"},
-        {"record=out.avi", "must end in .mkv or .mp4"},
-        {"record=/nonexistent/dir/out.mkv", "directory /nonexistent/dir does not exist"},
+        {"record=out.avi", "must end in .mkv, .webm or .mp4"},
+        {"record=/etc/passwd/sub/out.mkv", "/etc/passwd is not a directory"},
         {"preview=ipc:///tmp/x", "a preview is served over tcp://HOST:PORT"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -435,6 +439,115 @@ static void test_bad_sinks(void **state)
         expect_error(text, 4, "[stream s] sink: ", cases[i].reason, NULL);
         g_free(text);
     }
+}
+
+/* The daemon's additions: loop, restart_max_delay, the ingress queue, named cspublish, the
+ * recording encoders. */
+static void test_daemon_keys_and_launch(void **state)
+{
+    char *video = write_conf("clip.mkv", "not really a video");
+    char *text =
+        with_model("[daemon]\nrestart_delay = 500\nrestart_max_delay = 4000\n"
+                   "[stream live]\nsource = testsrc://ball\nmodel = gap\n"
+                   "sink = record=rec/sub/live.mkv\n"
+                   "[stream file]\nsource = file:clip.mkv\nloop = true\nchain = queue\n"
+                   "sink = record=f.webm\n"
+                   "[stream h264]\nsource = testsrc://\nchain = queue\nsink = record=x.mp4\n");
+    csd_error err;
+    csd_config *c = load_text(text, 0, &err, NULL);
+    if (!c) fail_msg("%s", err.msg);
+    assert_int_equal(c->restart_delay_ms, 500);
+    assert_int_equal(c->restart_max_delay_ms, 4000);
+    const csd_stream *live = csd_config_stream(c, "live"), *file = csd_config_stream(c, "file");
+    assert_false(live->loop);
+    assert_true(file->loop);
+    /* the recording's directories need not exist yet (the daemon creates them) */
+    char *want = g_build_filename(tmpdir, "rec", "sub", "live.mkv", NULL);
+    assert_string_equal(live->sink_arg, want);
+    g_free(want);
+    char *l = csd_stream_launch(c, live);
+    assert_non_null(strstr(l, "videotestsrc is-live=true pattern=ball ! videoconvert ! queue "
+                              "name=ingress leaky=downstream max-size-buffers=2 "
+                              "max-size-bytes=0 max-size-time=0 ! csnormalize model="));
+    assert_non_null(strstr(l, " ! cspublish name=publish endpoint=tcp://127.0.0.1:5555 "
+                              "stream-id=live ! videoconvert ! vp8enc deadline=1 ! matroskamux "
+                              "! filesink location="));
+    g_free(l);
+    l = csd_stream_launch(c, file);
+    assert_non_null(strstr(l, "decodebin ! videoconvert ! queue name=ingress max-size-buffers=2 "
+                              "max-size-bytes=0 max-size-time=0 ! queue ! cspublish"));
+    assert_null(strstr(l, "leaky"));
+    assert_non_null(strstr(l, "vp8enc deadline=1 ! webmmux ! filesink"));
+    g_free(l);
+    l = csd_stream_launch(c, csd_config_stream(c, "h264"));
+    assert_non_null(strstr(l, "x264enc tune=zerolatency ! mp4mux ! filesink"));
+    g_free(l);
+    csd_config_destroy(&c);
+    g_free(text);
+    g_free(video);
+
+    /* defaults */
+    const char *minimal = "[stream s]\nsource = testsrc://\nchain = queue\n";
+    c = csd_config_load_data(minimal, strlen(minimal), "m.conf", 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_int_equal(c->restart_delay_ms, 2000);
+    assert_int_equal(c->restart_max_delay_ms, 30000);
+    assert_false(c->streams[0].loop);
+    csd_config_destroy(&c);
+
+    expect_error("[stream s]\nsource = testsrc://\nchain = queue\nloop = true\n", 4,
+                 "[stream s] loop: only for file: sources (source is 'testsrc://')", NULL);
+    expect_error("[stream s]\nsource = rtsp://cam/x\nchain = queue\nloop = maybe\n", 4,
+                 "[stream s] loop: 'maybe' is not a boolean", NULL);
+    expect_error("[daemon]\nrestart_delay = 5000\nrestart_max_delay = 1000\n[stream s]\n"
+                 "source = testsrc://\nchain = queue\n",
+                 3,
+                 "[daemon] restart_max_delay: restart_max_delay (1000) is less than "
+                 "restart_delay (5000)",
+                 NULL);
+    expect_error("[daemon]\nrestart_delay = 50000\n[stream s]\nsource = testsrc://\n"
+                 "chain = queue\n",
+                 2, "[daemon] restart_delay: restart_max_delay (30000) is less than", NULL);
+}
+
+/* Streams added to a running daemon: only [stream] groups, the base's models and settings. */
+static void test_load_streams(void **state)
+{
+    char *text = with_model("[daemon]\npublish = tcp://127.0.0.1:6000\nthreads = 3\n"
+                            "[stream a]\nsource = testsrc://\nmodel = gap\n");
+    csd_error err;
+    csd_config *base = load_text(text, 0, &err, NULL);
+    if (!base) fail_msg("%s", err.msg);
+    const char *req = "# a comment\n[stream b]\nsource = testsrc://snow\nmodel = gap\n";
+    csd_config *c = csd_config_load_streams(base, req, strlen(req), "request", &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_int_equal(c->n_streams, 1);
+    assert_string_equal(c->streams[0].name, "b");
+    assert_string_equal(c->streams[0].publish, "tcp://127.0.0.1:6000");
+    assert_non_null(c->streams[0].model);
+    assert_string_equal(c->streams[0].model->description, base->models[0].description);
+    assert_ptr_not_equal(c->streams[0].model, &base->models[0]); /* a copy */
+    csd_config_destroy(&base);                                   /* c stands alone */
+    char *l = csd_stream_launch(c, &c->streams[0]);
+    assert_non_null(strstr(l, "csinfer model="));
+    assert_non_null(strstr(l, " threads=3"));
+    g_free(l);
+
+    const char *bad[][3] = {
+        {"[daemon]\nthreads = 1\n", "request:1: [daemon] only [stream NAME] groups", NULL},
+        {"[stream c]\nsource = testsrc://\nmodel = nope\n",
+         "request:3: [stream c] model: no "
+         "[model nope]",
+         NULL},
+        {"\n[stream c]\nsource = mms://x\n", "request:3: [stream c] source: ", NULL},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        csd_config *b = csd_config_load_streams(c, bad[i][0], strlen(bad[i][0]), "request", &err);
+        assert_null(b);
+        if (!g_str_has_prefix(err.msg, bad[i][1])) fail_msg("'%s' vs '%s'", err.msg, bad[i][1]);
+    }
+    csd_config_destroy(&c);
+    g_free(text);
 }
 
 static void test_bad_chains(void **state)
@@ -558,6 +671,8 @@ int main(void)
         cmocka_unit_test(test_bad_endpoints),
         cmocka_unit_test(test_bad_sinks),
         cmocka_unit_test(test_bad_chains),
+        cmocka_unit_test(test_daemon_keys_and_launch),
+        cmocka_unit_test(test_load_streams),
         cmocka_unit_test(test_unreadable),
         cmocka_unit_test(test_docs_in_sync),
     };

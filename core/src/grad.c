@@ -13,7 +13,8 @@ typedef struct {
 
 struct cs_grad {
     cs_plan *p;
-    int of;
+    int n_of;
+    int *of; /* the outputs whose seeds start the pass */
     int n_wrt;
     int *wrt;
     cs_tensor *g; /* per plan value; data NULL when not on a path */
@@ -34,6 +35,7 @@ void cs_grad_destroy(cs_grad **pg)
     }
     free(g->steps);
     free(g->wrt);
+    free(g->of);
     free(g->g);
     free(g->arena);
     free(g->scratch);
@@ -65,8 +67,25 @@ static int find_value(const cs_plan *p, const char *name, const char *what, cs_e
 
 cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt, cs_error *err)
 {
+    return cs_grad_new_multi(p, &of, 1, wrt, n_wrt, err);
+}
+
+static bool is_of(const cs_grad *g, int id)
+{
+    for (int i = 0; i < g->n_of; i++)
+        if (g->of[i] == id) return true;
+    return false;
+}
+
+cs_grad *cs_grad_new_multi(cs_plan *p, const char *const *of, int n_of, const char *const *wrt,
+                           int n_wrt, cs_error *err)
+{
     if (!p->gradients) {
         cs_fail(err, CS_ERR_INVALID, "gradient: the plan was not made with opts.gradients = 1");
+        return NULL;
+    }
+    if (n_of < 1) {
+        cs_fail(err, CS_ERR_INVALID, "gradient: no output to differentiate");
         return NULL;
     }
     if (n_wrt < 1) {
@@ -79,10 +98,14 @@ cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_w
     if (!g || !fwd || !bwd) goto nomem;
     g->p = p;
     g->wrt = calloc((size_t)n_wrt, sizeof *g->wrt);
+    g->of = calloc((size_t)n_of, sizeof *g->of);
     g->g = calloc((size_t)p->n_values, sizeof *g->g);
     g->steps = calloc((size_t)p->n_steps + 1, sizeof *g->steps);
-    if (!g->wrt || !g->g || !g->steps) goto nomem;
-    if ((g->of = find_value(p, of, "output", err)) < 0) goto fail;
+    if (!g->wrt || !g->of || !g->g || !g->steps) goto nomem;
+    for (int i = 0; i < n_of; i++) {
+        if ((g->of[i] = find_value(p, of[i], "output", err)) < 0) goto fail;
+        g->n_of = i + 1;
+    }
     g->n_wrt = n_wrt;
     for (int i = 0; i < n_wrt; i++) {
         if ((g->wrt[i] = find_value(p, wrt[i], "tensor", err)) < 0) goto fail;
@@ -102,7 +125,7 @@ cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_w
         for (int j = 0; any && j < s->node.n_out; j++)
             if (s->node.out[j] >= 0) fwd[s->node.out[j]] = true;
     }
-    bwd[g->of] = true;
+    for (int i = 0; i < g->n_of; i++) bwd[g->of[i]] = true;
     for (int k = p->n_steps - 1; k >= 0; k--) {
         const cs_step *s = &p->steps[k];
         if (s->dead) continue;
@@ -112,8 +135,8 @@ cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_w
             if (s->node.in[i] >= 0) bwd[s->node.in[i]] = true;
     }
     for (int i = 0; i < n_wrt; i++)
-        if (!bwd[g->wrt[i]] && g->wrt[i] != g->of) {
-            cs_fail(err, CS_ERR_INVALID, "gradient: '%s' does not influence '%s'", wrt[i], of);
+        if (!bwd[g->wrt[i]] && !is_of(g, g->wrt[i])) {
+            cs_fail(err, CS_ERR_INVALID, "gradient: '%s' does not influence '%s'", wrt[i], of[0]);
             goto fail;
         }
     /* One arena for every gradient on a path. */
@@ -186,7 +209,12 @@ int cs_grad_n_steps(const cs_grad *g)
 
 cs_tensor *cs_grad_seed(cs_grad *g)
 {
-    return &g->g[g->of];
+    return &g->g[g->of[0]];
+}
+
+cs_tensor *cs_grad_seed_at(cs_grad *g, int i)
+{
+    return i >= 0 && i < g->n_of ? &g->g[g->of[i]] : NULL;
 }
 
 const cs_tensor *cs_grad_wrt(const cs_grad *g, int i)
@@ -199,9 +227,10 @@ cs_status cs_grad_run(cs_grad *g, cs_error *err)
     (void)err;
     cs_plan *p = g->p;
     for (int i = 0; i < p->n_values; i++)
-        if (g->g[i].data && i != g->of) memset(g->g[i].data, 0, cs_tensor_bytes(&g->g[i]));
+        if (g->g[i].data && !is_of(g, i)) memset(g->g[i].data, 0, cs_tensor_bytes(&g->g[i]));
     cs_blas_threads(p->threads);
-    cs_exec ex = {.threads = p->threads, .pool = p->pool, .scratch = g->scratch};
+    cs_exec ex = {
+        .threads = p->threads, .pool = p->pool, .scratch = g->scratch, .training = p->training};
     for (int k = 0; k < g->n_steps; k++) {
         const cs_grad_step *gs = &g->steps[k];
         cs_step *s = &p->steps[gs->step];

@@ -146,6 +146,8 @@ typedef struct cs_exec {
     int threads;
     cs_pool *pool;   /* NULL or a pool with `threads` workers (see threads.h) */
     void *scratch;   /* at least n->scratch_bytes, 64-byte aligned */
+    int training;    /* plan in training mode (cs_plan_set_training): BatchNorm uses batch
+                      * statistics and updates its running ones */
 } cs_exec;
 
 typedef struct cs_op_def {

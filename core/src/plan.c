@@ -67,6 +67,7 @@ void cs_plan_destroy(cs_plan **pp)
         free(s->out);
     }
     for (int i = 0; i < p->n_values; i++) free(p->v[i].owned);
+    free(p->params);
     free(p->steps);
     free(p->v);
     free(p->arena);
@@ -264,6 +265,7 @@ static cs_status infer_shapes(cs_plan *p, cs_error *err)
                 v->t.data = NULL;
                 all_const = false;
             }
+            if (v->param) all_const = false; /* changes between runs: never folded */
         }
         bind(p, s);
         cs_status st = d->shape(n, s->in, s->out, err);
@@ -417,6 +419,35 @@ static cs_status plan_memory(cs_plan *p, bool keep_all, cs_error *err)
     return CS_OK;
 }
 
+/* opts.trainable: every float initializer becomes a plan-owned copy an optimizer may change
+ * (the model stays immutable and shareable). */
+static cs_status make_params(cs_plan *p, cs_error *err)
+{
+    const cs_model *m = p->m;
+    p->trainable = true;
+    p->params = calloc((size_t)m->n_values + 1, sizeof *p->params);
+    if (!p->params) return cs_fail(err, CS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_values; i++) {
+        const cs_tensor *k = m->values[i].konst;
+        if (!k || k->type != CS_F32) continue;
+        cs_pvalue *v = &p->v[i];
+        v->owned = alloc_aligned(cs_tensor_bytes(k));
+        if (!v->owned) return cs_fail(err, CS_ERR_NOMEM, "out of memory for parameters");
+        memcpy(v->owned, k->data, cs_tensor_bytes(k));
+        v->t.data = v->owned;
+        v->param = true;
+        p->params[p->n_params++] = i;
+    }
+    return CS_OK;
+}
+
+static bool reads_param(const cs_plan *p, const cs_step *s)
+{
+    for (int i = 0; i < s->node.n_in; i++)
+        if (s->node.in[i] >= 0 && p->v[s->node.in[i]].param) return true;
+    return false;
+}
+
 cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
 {
     cs_plan_opts def = cs_plan_opts_default();
@@ -459,13 +490,14 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
     }
     for (int i = 0; i < m->n_outputs; i++) p->v[m->outputs[i]].keep = true;
     for (int i = 0; i < m->n_inputs; i++) p->v[m->inputs[i]].keep = true;
-    p->gradients = o->gradients != 0;
+    p->gradients = o->gradients != 0 || o->trainable != 0;
+    if (o->trainable && (st = make_params(p, err)) != CS_OK) goto fail;
     if (o->keep_all)
         for (int i = 0; i < m->n_values; i++) p->v[i].keep = true;
 
     if ((st = make_steps(p, err)) != CS_OK) goto fail;
     if ((st = set_input_shapes(p, o, err)) != CS_OK) goto fail;
-    if (!o->no_fuse && (st = cs_fold_batchnorm(p, err)) != CS_OK) goto fail;
+    if (!o->no_fuse && !o->trainable && (st = cs_fold_batchnorm(p, err)) != CS_OK) goto fail;
     if ((st = infer_shapes(p, err)) != CS_OK) goto fail;
     if (!o->no_fuse) cs_fuse_activations(p);
     for (int k = 0; k < p->n_steps; k++) {
@@ -473,11 +505,14 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
         if (s->dead) continue;
         bind(p, s);
         const cs_op_def *d = cs_op_defs[s->node.op];
-        if (d->prepare && (st = d->prepare(&s->node, s->in, s->out, err)) != CS_OK) goto fail;
+        /* Prepacked weights would go stale when a parameter changes: read them as stored. */
+        if (d->prepare && !reads_param(p, s) &&
+            (st = d->prepare(&s->node, s->in, s->out, err)) != CS_OK)
+            goto fail;
         if (s->node.scratch_bytes > p->scratch_bytes) p->scratch_bytes = s->node.scratch_bytes;
         p->n_live_steps++;
     }
-    if (o->gradients) {
+    if (p->gradients) {
         for (int i = 0; i < o->n_grad_from; i++) {
             int id = cs_model_find(m, o->grad_from[i]);
             if (id < 0) {
@@ -490,7 +525,7 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
         if (!o->grad_from)
             for (int i = 0; i < p->n_values; i++) p->v[i].grad_ok = true;
     }
-    bool keep_every = o->keep_all || (o->gradients && !o->grad_from);
+    bool keep_every = o->keep_all || (p->gradients && !o->grad_from);
     if ((st = plan_memory(p, keep_every, err)) != CS_OK) goto fail;
     if (p->scratch_bytes && !(p->scratch = alloc_aligned(p->scratch_bytes))) {
         st = cs_fail(err, CS_ERR_NOMEM, "out of memory for %zu bytes of scratch", p->scratch_bytes);
@@ -523,11 +558,37 @@ cs_status cs_plan_run(cs_plan *p, cs_error *err)
     (void)err;
     /* Ops parallelize through p->pool themselves (threads.h): OpenBLAS single-threaded. */
     cs_blas_threads(1);
-    cs_exec ex = {.threads = p->threads, .pool = p->pool, .scratch = p->scratch};
+    cs_exec ex = {
+        .threads = p->threads, .pool = p->pool, .scratch = p->scratch, .training = p->training};
     for (int k = 0; k < p->n_steps; k++) {
         cs_step *s = &p->steps[k];
         if (!s->dead) cs_op_defs[s->node.op]->forward(&s->node, s->in, s->out, &ex);
     }
+    return CS_OK;
+}
+
+int cs_plan_n_params(const cs_plan *p)
+{
+    return p->n_params;
+}
+
+cs_tensor *cs_plan_param(cs_plan *p, int i)
+{
+    return i >= 0 && i < p->n_params ? &p->v[p->params[i]].t : NULL;
+}
+
+cs_tensor *cs_plan_param_named(cs_plan *p, const char *name)
+{
+    int id = cs_model_find(p->m, name);
+    return id >= 0 && p->v[id].param ? &p->v[id].t : NULL;
+}
+
+cs_status cs_plan_set_training(cs_plan *p, int on, cs_error *err)
+{
+    if (on && !p->trainable)
+        return cs_fail(err, CS_ERR_INVALID,
+                       "%s: training mode needs a plan made with opts.trainable = 1", p->m->source);
+    p->training = on != 0;
     return CS_OK;
 }
 

@@ -13,6 +13,7 @@ typedef struct cs_pvalue {
     bool keep;       /* must stay readable after a run */
     bool readable;   /* data holds this value after a run */
     bool grad_ok;    /* gradients may be asked w.r.t. it (downstream of opts.grad_from) */
+    bool param;      /* opts.trainable: a float initializer the plan owns and may change */
     void *owned;     /* data owned by the plan (folded constants) */
     int alias_of;    /* value whose buffer this one shares, or -1 */
     int last_use;    /* last step reading it (INT32_MAX: never released) */
@@ -43,6 +44,10 @@ struct cs_plan {
     size_t scratch_bytes;
     int n_live_steps;
     bool gradients; /* made for cs_grad: everything kept, HardSwish not fused */
+    bool trainable; /* opts.trainable: initializers are parameters (param) */
+    bool training;  /* cs_plan_set_training: BatchNorm in training mode */
+    int n_params;
+    int *params; /* value ids of the parameters, in model order */
 };
 
 /* fuse.c: BatchNorm folding (before shapes) and activation fusion (after). */

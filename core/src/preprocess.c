@@ -14,6 +14,7 @@
 
 #include "camstream/formats.h"
 #include "graph.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <math.h>
@@ -334,6 +335,15 @@ static int resample(const uint8_t *s8, const float *sf, int sw, int sh, int nc, 
 
 /* ---- the context ---------------------------------------------------------------------------- */
 
+/* The buffers of one band of output rows: with threads, the pool's threads claim the bands
+ * one at a time, each band with its own rings (the source rows shared by two bands are
+ * filtered by both with the same arithmetic, so the output does not depend on the split). */
+typedef struct {
+    float *ring, *ringc; /* horizontal passes: source row r in slot r % rn (nw·nc floats) */
+    float *frow;         /* packed colour: one source row as R, G, B, 0 floats per pixel */
+    float *acc, *accc;   /* vertical accumulators, one output row */
+} pp_band;
+
 typedef enum { NORM_AFFINE, NORM_MEAN_IMAGE, NORM_CHANNEL_MATRIX, NORM_PATCH } norm_kind;
 
 struct cs_pp {
@@ -358,13 +368,16 @@ struct cs_pp {
     cs_pixfmt fmt;
     int fw, fh;
     cs_pp_geom g;
-    int nw, nh;          /* the part of the model input that shows the frame */
-    axis_taps ax, ay;    /* luma / packed */
-    axis_taps axc, ayc;  /* chroma (I420, NV12) */
-    int rn, rnc;         /* rows in the rings (the vertical filters' longest span) */
-    float *ring, *ringc; /* horizontal passes: source row r in slot r % rn (nw·nc floats) */
-    float *frow;         /* packed colour: one source row as R, G, B, 0 floats per pixel */
-    float *acc, *accc;   /* vertical accumulators, one output row */
+    int nw, nh;         /* the part of the model input that shows the frame */
+    axis_taps ax, ay;   /* luma / packed */
+    axis_taps axc, ayc; /* chroma (I420, NV12) */
+    int rn, rnc;        /* rows in the rings (the vertical filters' longest span) */
+    pp_band *band;      /* nband sets of row buffers */
+    int nband;
+
+    /* Threads (cs_pp_set_threads): a pool whose workers sleep between frames. */
+    int threads;
+    cs_pool *pool;
 };
 
 const cs_pp_opts *cs_pp_get_opts(const cs_pp *pp)
@@ -378,13 +391,17 @@ static void geom_free(cs_pp *pp)
     axis_free(&pp->ay);
     axis_free(&pp->axc);
     axis_free(&pp->ayc);
-    free(pp->ring);
-    free(pp->ringc);
-    free(pp->frow);
-    pp->frow = NULL;
-    free(pp->acc);
-    free(pp->accc);
-    pp->ring = pp->ringc = pp->acc = pp->accc = NULL;
+    for (int b = 0; b < pp->nband; b++) {
+        pp_band *bd = &pp->band[b];
+        free(bd->ring);
+        free(bd->ringc);
+        free(bd->frow);
+        free(bd->acc);
+        free(bd->accc);
+    }
+    free(pp->band);
+    pp->band = NULL;
+    pp->nband = 0;
     pp->have_geom = 0;
 }
 
@@ -393,6 +410,7 @@ void cs_pp_destroy(cs_pp **ppp)
     if (!ppp || !*ppp) return;
     cs_pp *pp = *ppp;
     geom_free(pp);
+    cs_pool_destroy(&pp->pool);
     free(pp->addimg);
     free(pp->Wp);
     free(pp->mu);
@@ -400,6 +418,27 @@ void cs_pp_destroy(cs_pp **ppp)
     free(pp->vout);
     free(pp);
     *ppp = NULL;
+}
+
+int cs_pp_set_threads(cs_pp *pp, int threads)
+{
+    if (threads <= 0) threads = cs_cpu_count();
+    if (threads == pp->threads) return 0;
+    geom_free(pp); /* the bands follow the thread count */
+    cs_pool_destroy(&pp->pool);
+    pp->threads = 1;
+    if (threads > 1) {
+        /* Workers sleep right after each frame: the engine's pool runs next. */
+        pp->pool = cs_pool_new_spin(threads, 0);
+        if (!pp->pool) return -1;
+    }
+    pp->threads = threads;
+    return 0;
+}
+
+int cs_pp_threads(const cs_pp *pp)
+{
+    return cs_pool_threads(pp->pool);
 }
 
 /* s = v·k + b for the scale. */
@@ -436,6 +475,7 @@ cs_pp *cs_pp_new(const cs_pp_opts *o, const cs_statistics *st, int C, int H, int
     }
     pp->o = *o;
     pp->C = C, pp->H = H, pp->W = W;
+    pp->threads = 1;
     float mean[3], std[3];
     memcpy(mean, o->mean, sizeof mean);
     memcpy(std, o->std, sizeof std);
@@ -554,6 +594,15 @@ static int packed_bpp(cs_pixfmt f)
     return f == CS_PIX_RGB || f == CS_PIX_BGR ? 3 : f == CS_PIX_GRAY8 ? 1 : 4;
 }
 
+/* Floats after each ring row: hpass_packed stores whole 4-float vectors, the last one reaching
+ * one float past the row. */
+#define RING_PAD 4
+
+/* Output rows of the smallest band, and bands per thread. Each band starts its ring afresh:
+ * the source rows it shares with the band above are filtered twice (a few rows per band). */
+#define MIN_BAND_ROWS 8
+#define BANDS_PER_THREAD 4
+
 /* Rows a ring needs: the longest vertical filter (at least 1). */
 static int ring_rows(const axis_taps *ay)
 {
@@ -575,10 +624,6 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
         return -1;
     axis_uniform(&pp->ax, f->width);
     pp->rn = ring_rows(&pp->ay);
-    if (!(pp->ring = malloc(sizeof(float) * (size_t)pp->rn * nw * nc))) return -1;
-    if (nc == 3 && !(pp->frow = aligned_alloc(16, sizeof(float) * 4 * ((size_t)f->width + 1))))
-        return -1;
-    if (!(pp->acc = malloc(sizeof(float) * (size_t)nw * nc))) return -1;
     if (is_yuv(f->format)) {
         int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
         if (axis_build(&pp->axc, cw, nw, g->ox / 2, g->sx / 2) ||
@@ -586,8 +631,25 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
             return -1;
         axis_uniform(&pp->axc, cw);
         pp->rnc = ring_rows(&pp->ayc);
-        if (!(pp->ringc = malloc(sizeof(float) * (size_t)pp->rnc * nw * 2))) return -1;
-        if (!(pp->accc = malloc(sizeof(float) * (size_t)nw * 2))) return -1;
+    }
+    /* BANDS_PER_THREAD bands per thread, claimed one at a time (a worker that wakes late
+     * takes fewer), of at least MIN_BAND_ROWS output rows each. */
+    int nb = pp->pool ? cs_pool_threads(pp->pool) * BANDS_PER_THREAD : 1;
+    if (nb > nh / MIN_BAND_ROWS) nb = nh / MIN_BAND_ROWS;
+    if (nb < 1) nb = 1;
+    if (!(pp->band = calloc((size_t)nb, sizeof *pp->band))) return -1;
+    pp->nband = nb;
+    for (int b = 0; b < nb; b++) {
+        pp_band *bd = &pp->band[b];
+        if (!(bd->ring = malloc(sizeof(float) * (size_t)pp->rn * ((size_t)nw * nc + RING_PAD))))
+            return -1;
+        if (nc == 3 && !(bd->frow = aligned_alloc(16, sizeof(float) * 4 * ((size_t)f->width + 1))))
+            return -1;
+        if (!(bd->acc = malloc(sizeof(float) * (size_t)nw * nc))) return -1;
+        if (is_yuv(f->format)) {
+            if (!(bd->ringc = malloc(sizeof(float) * (size_t)pp->rnc * nw * 2))) return -1;
+            if (!(bd->accc = malloc(sizeof(float) * (size_t)nw * 2))) return -1;
+        }
     }
     pp->fmt = f->format, pp->fw = f->width, pp->fh = f->height;
     pp->have_geom = 1;
@@ -599,6 +661,7 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
 
 /* Four lanes (R, G, B, 0): lane-wise arithmetic in the same order as the scalar reference. */
 typedef float v4f __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4))); /* unaligned stores */
 
 /* Packed colour: the row's bytes to R, G, B, 0 floats per pixel (exact), then the taps on whole
  * pixels, four output pixels per step (independent accumulation chains). */
@@ -627,11 +690,12 @@ static inline void hpass_packed(const axis_taps *ax, const uint8_t *row, int wid
             a2 += w[2 * mn + k] * s2[k];
             a3 += w[3 * mn + k] * s3[k];
         }
+        /* Whole vectors, each overwriting the previous one's fourth lane (RING_PAD). */
         float *o = out + 3 * x;
-        o[0] = a0[0], o[1] = a0[1], o[2] = a0[2];
-        o[3] = a1[0], o[4] = a1[1], o[5] = a1[2];
-        o[6] = a2[0], o[7] = a2[1], o[8] = a2[2];
-        o[9] = a3[0], o[10] = a3[1], o[11] = a3[2];
+        *(v4u *)o = a0;
+        *(v4u *)(o + 3) = a1;
+        *(v4u *)(o + 6) = a2;
+        *(v4u *)(o + 9) = a3;
     }
     for (; x < ax->len; x++) {
         const float *w = ax->w + (size_t)x * mn;
@@ -674,13 +738,13 @@ static inline void hpass_plane(const axis_taps *ax, const uint8_t *row, int step
 typedef float v8f __attribute__((vector_size(32), aligned(4))); /* unaligned loads and stores */
 
 static inline void vpass(const axis_taps *ay, int y, const float *ring, int rn, int rowlen,
-                         float *restrict acc)
+                         size_t stride, float *restrict acc)
 {
     const float *w = ay->w + (size_t)y * ay->maxn;
     const int first = ay->first[y], n = ay->n[y];
     const float *t[64];
     const int nk = n < 64 ? n : 64; /* filters are at most a few taps; 64 is a guard */
-    for (int k = 0; k < nk; k++) t[k] = ring + (size_t)((first + k) % rn) * rowlen;
+    for (int k = 0; k < nk; k++) t[k] = ring + (size_t)((first + k) % rn) * stride;
     int i = 0;
     for (; i + 8 <= rowlen; i += 8) {
         v8f a = w[0] * *(const v8f *)(t[0] + i);
@@ -756,44 +820,23 @@ static int frame_check(const cs_frame *f, cs_error *err)
     return 0;
 }
 
-cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, cs_error *err)
+/* Output rows [y0, y1) of the frame into out, with the band's buffers: per output row the
+ * horizontal passes of the source rows it adds (into the rings), the vertical passes, then
+ * conversion and normalization. */
+static void run_band(const cs_pp *pp, const cs_frame *f, float *out, int y0, int y1,
+                     const pp_band *bd)
 {
-    if (frame_check(f, err)) return CS_ERR_INVALID;
-    if (!pp->have_geom || pp->fmt != f->format || pp->fw != f->width || pp->fh != f->height) {
-        if (geom_build(pp, f)) {
-            geom_free(pp);
-            return cs_fail(err, CS_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", f->width,
-                           f->height, pp->W, pp->H);
-        }
-    }
     const cs_pp_geom *g = &pp->g;
-    if (gout) *gout = *g;
     const int C = pp->C, H = pp->H, W = pp->W, nw = pp->nw;
     const size_t plane = (size_t)H * W;
     const cs_pixfmt fmt = f->format;
     const int yuv = is_yuv(fmt), gray = fmt == CS_PIX_GRAY8;
     const int nc = gray || yuv ? 1 : 3;
-
-    /* Letterbox padding: 0 after normalization. */
-    if (g->u0 > 0 || g->v0 > 0 || g->u1 < W || g->v1 < H)
-        for (int c = 0; c < C; c++) {
-            float *o = out + c * plane;
-            for (int v = 0; v < H; v++) {
-                if (v < g->v0 || v >= g->v1) {
-                    memset(o + (size_t)v * W, 0, sizeof(float) * W);
-                    continue;
-                }
-                for (int u = 0; u < g->u0; u++) o[(size_t)v * W + u] = 0;
-                for (int u = g->u1; u < W; u++) o[(size_t)v * W + u] = 0;
-            }
-        }
-
-    /* Per output row: the horizontal passes of the source rows it adds (into the rings), the
-     * vertical passes, then conversion and normalization. */
     const int bpp = packed_bpp(fmt);
     const int ro = fmt == CS_PIX_BGR || fmt == CS_PIX_BGRA || fmt == CS_PIX_BGRX ? 2 : 0;
     const int chroma = yuv && C == 3; /* a 1-channel model reads Y only */
     const size_t rowlen = (size_t)nw * nc, crowlen = (size_t)nw * 2;
+    const size_t rstride = rowlen + RING_PAD;
     yuv_coeffs yc = yuv_setup(f);
     const float m0 = pp->mul[0], m1 = pp->mul[1], m2 = pp->mul[2];
     const float a0 = pp->add[0], a1 = pp->add[1], a2 = pp->add[2];
@@ -802,7 +845,7 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
     /* Packed colour to a 3-channel affine model: no per-pixel choices at all. */
     const int direct = !yuv && !gray && C == 3 && norm == NORM_AFFINE;
     int next = 0, nextc = 0; /* first source rows not in the rings yet */
-    for (int y = 0; y < pp->nh; y++) {
+    for (int y = y0; y < y1; y++) {
         const int v = g->v0 + y;
         const size_t rowat = (size_t)v * W + g->u0;
         float *o0 = out + rowat;
@@ -814,22 +857,22 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
         }
         RING_FILL(&pp->ay, y, pp->rn, &next, {
             const uint8_t *row = f->data[0] + (size_t)r * f->stride[0];
-            float *t = pp->ring + (size_t)(r % pp->rn) * rowlen;
+            float *t = bd->ring + (size_t)(r % pp->rn) * rstride;
             if (nc == 1)
                 hpass_plane(&pp->ax, row, 1, t, 1);
             else if (bpp == 3 && ro == 0) /* constant offsets: lanes picked at compile time */
-                hpass_packed(&pp->ax, row, f->width, 3, 0, 1, 2, pp->frow, t);
+                hpass_packed(&pp->ax, row, f->width, 3, 0, 1, 2, bd->frow, t);
             else if (bpp == 3)
-                hpass_packed(&pp->ax, row, f->width, 3, 2, 1, 0, pp->frow, t);
+                hpass_packed(&pp->ax, row, f->width, 3, 2, 1, 0, bd->frow, t);
             else if (ro == 0)
-                hpass_packed(&pp->ax, row, f->width, 4, 0, 1, 2, pp->frow, t);
+                hpass_packed(&pp->ax, row, f->width, 4, 0, 1, 2, bd->frow, t);
             else
-                hpass_packed(&pp->ax, row, f->width, 4, 2, 1, 0, pp->frow, t);
+                hpass_packed(&pp->ax, row, f->width, 4, 2, 1, 0, bd->frow, t);
         });
-        vpass(&pp->ay, y, pp->ring, pp->rn, (int)rowlen, pp->acc);
+        vpass(&pp->ay, y, bd->ring, pp->rn, (int)rowlen, rstride, bd->acc);
         if (chroma) {
             RING_FILL(&pp->ayc, y, pp->rnc, &nextc, {
-                float *t = pp->ringc + (size_t)(r % pp->rnc) * crowlen;
+                float *t = bd->ringc + (size_t)(r % pp->rnc) * crowlen;
                 if (fmt == CS_PIX_NV12) {
                     const uint8_t *row = f->data[1] + (size_t)r * f->stride[1];
                     hpass_plane(&pp->axc, row, 2, t, 2);
@@ -839,10 +882,10 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
                     hpass_plane(&pp->axc, f->data[2] + (size_t)r * f->stride[2], 1, t + 1, 2);
                 }
             });
-            vpass(&pp->ayc, y, pp->ringc, pp->rnc, (int)crowlen, pp->accc);
+            vpass(&pp->ayc, y, bd->ringc, pp->rnc, (int)crowlen, crowlen, bd->accc);
         }
         if (direct) {
-            const float *p = pp->acc;
+            const float *p = bd->acc;
             float *q0 = o0, *q1 = o1, *q2 = o2;
             for (int x = 0; x < nw; x++, p += 3) {
                 q0[x] = p[s0] * m0 + a0;
@@ -851,7 +894,7 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
             }
             continue;
         }
-        const float *acc = pp->acc, *accc = pp->accc;
+        const float *acc = bd->acc, *accc = bd->accc;
         for (int x = 0; x < nw; x++) {
             float px[3];
             if (yuv) {
@@ -902,6 +945,59 @@ cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, 
             }
         }
     }
+}
+
+typedef struct {
+    const cs_pp *pp;
+    const cs_frame *f;
+    float *out;
+} band_job;
+
+/* Bands [b0, b1) of the output rows (one per part of cs_parallel_for_parts). */
+static void run_bands(void *ctx, int64_t b0, int64_t b1)
+{
+    const band_job *j = ctx;
+    const int nh = j->pp->nh, nb = j->pp->nband;
+    for (int64_t b = b0; b < b1; b++)
+        run_band(j->pp, j->f, j->out, (int)(b * nh / nb), (int)((b + 1) * nh / nb),
+                 &j->pp->band[b]);
+}
+
+cs_status cs_pp_run(cs_pp *pp, const cs_frame *f, float *out, cs_pp_geom *gout, cs_error *err)
+{
+    if (frame_check(f, err)) return CS_ERR_INVALID;
+    if (!pp->have_geom || pp->fmt != f->format || pp->fw != f->width || pp->fh != f->height) {
+        if (geom_build(pp, f)) {
+            geom_free(pp);
+            return cs_fail(err, CS_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", f->width,
+                           f->height, pp->W, pp->H);
+        }
+    }
+    const cs_pp_geom *g = &pp->g;
+    if (gout) *gout = *g;
+    const int C = pp->C, H = pp->H, W = pp->W;
+    const size_t plane = (size_t)H * W;
+
+    /* Letterbox padding: 0 after normalization. */
+    if (g->u0 > 0 || g->v0 > 0 || g->u1 < W || g->v1 < H)
+        for (int c = 0; c < C; c++) {
+            float *o = out + c * plane;
+            for (int v = 0; v < H; v++) {
+                if (v < g->v0 || v >= g->v1) {
+                    memset(o + (size_t)v * W, 0, sizeof(float) * W);
+                    continue;
+                }
+                for (int u = 0; u < g->u0; u++) o[(size_t)v * W + u] = 0;
+                for (int u = g->u1; u < W; u++) o[(size_t)v * W + u] = 0;
+            }
+        }
+
+    band_job job = {pp, f, out};
+    cs_exec ex = {.threads = cs_pool_threads(pp->pool), .pool = pp->pool};
+    if (pp->nband > 1)
+        cs_parallel_for_parts(&ex, pp->nband, pp->nband, run_bands, &job);
+    else
+        run_bands(&job, 0, 1);
 
     if (pp->norm == NORM_PATCH) {
         /* out holds s (scaled values, model order) inside the frame, 0 in the padding: padding

@@ -54,6 +54,7 @@ struct cs_pool {
     void *ctx;
     int64_t n;
     int parts;
+    int64_t spin_ns; /* how long idle workers spin before they sleep */
 };
 
 typedef struct {
@@ -100,7 +101,7 @@ static void *worker(void *arg)
                    seen &&
                !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             cpu_relax();
-            if ((++spins & 63) == 0 && now_ns() - t0 > CS_SPIN_NS) {
+            if ((++spins & 63) == 0 && now_ns() - t0 > p->spin_ns) {
                 pthread_mutex_lock(&p->mu);
                 atomic_fetch_add(&p->sleepers, 1);
                 while ((uint32_t)(atomic_load(&p->claim) >> 32) == seen && !atomic_load(&p->stop))
@@ -118,11 +119,17 @@ static void *worker(void *arg)
 
 cs_pool *cs_pool_new(int threads)
 {
+    return cs_pool_new_spin(threads, CS_SPIN_NS);
+}
+
+cs_pool *cs_pool_new_spin(int threads, int64_t spin_ns)
+{
     if (threads < 2) return NULL;
     if (threads > 4096) threads = 4096; /* parts count in 16 bits of the claim word */
     cs_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->threads = threads;
+    p->spin_ns = spin_ns < 0 ? 0 : spin_ns;
     p->tids = calloc((size_t)threads, sizeof *p->tids);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
@@ -167,15 +174,22 @@ int cs_pool_threads(const cs_pool *p)
 
 void cs_parallel_for(const cs_exec *ex, int64_t n, cs_range_fn fn, void *ctx)
 {
+    cs_parallel_for_parts(ex, n, ex && ex->pool ? ex->pool->threads : 1, fn, ctx);
+}
+
+void cs_parallel_for_parts(const cs_exec *ex, int64_t n, int parts, cs_range_fn fn, void *ctx)
+{
     cs_pool *p = ex ? ex->pool : NULL;
     if (!p || n < 2) {
         if (n > 0) fn(ctx, 0, n);
         return;
     }
+    if (parts > 0xFFFF) parts = 0xFFFF; /* 16 bits of the claim word */
+    if (parts < 1) parts = 1;
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->parts = n < p->threads ? (int)n : p->threads;
+    p->parts = n < parts ? (int)n : parts;
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     if (++p->job == 0) p->job = 1; /* 0 is the id workers start from */
     /* Publishing the job (seq_cst), then the sleepers check: a worker going to sleep either

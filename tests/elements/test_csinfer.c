@@ -8,7 +8,11 @@
  * - batching gives the same results as single frames;
  * - self-preprocessing (no tensor meta) works on RGB and NV12;
  * - errors: no model, missing and corrupt model files, an unknown layer, a target class out of
- *   range, an unknown explain value, a tensor that does not fit the model. */
+ *   range, an unknown explain value, a tensor that does not fit the model;
+ * - two instances on one model file share one loaded model (model-users) and give the same
+ *   results; a rewritten file is loaded again for the instances started afterwards;
+ * - QoS: after a QoS event from downstream, frames at or before its earliest time are dropped
+ *   before inference (and not with qos=false). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <utime.h>
 
 #include "camstream/core.h"
 #include "camstream/explain.h"
@@ -594,6 +599,123 @@ static void tensor_that_does_not_fit(void **state)
     gst_harness_teardown(h);
 }
 
+static guint model_users(GstHarness *h)
+{
+    guint n = 0;
+    g_object_get(h->element, "model-users", &n, NULL);
+    return n;
+}
+
+/* Copies src to dst (a model file we may rewrite). */
+static void copy_file(const char *src, const char *dst)
+{
+    gchar *data = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(src, &data, &len, NULL));
+    assert_true(g_file_set_contents(dst, data, (gssize)len, NULL));
+    g_free(data);
+}
+
+static void model_shared_between_instances(void **state)
+{
+    (void)state;
+    gchar *dir = g_dir_make_tmp("csinfer-share-XXXXXX", NULL);
+    assert_non_null(dir);
+    gchar *path = g_build_filename(dir, "model.onnx", NULL);
+    copy_file(model_path, path);
+
+    GstHarness *h[3];
+    GstBuffer *out[3];
+    for (int i = 0; i < 2; i++) {
+        GstElement *e = gst_element_factory_make("csinfer", NULL);
+        g_object_set(e, "model", path, "threads", 1, NULL);
+        h[i] = gst_harness_new_with_element(e, "sink", "src");
+        gst_object_unref(e);
+        gst_harness_set_src_caps_str(h[i], CAPS);
+    }
+    for (int i = 0; i < 2; i++) {
+        out[i] = gst_harness_push_and_pull(h[i], frame_with_tensor(input0->data, 0));
+        assert_non_null(out[i]);
+        check_classification(out[i], input0->data);
+    }
+    /* One load serves both; the results are those of separate loads (check_classification
+     * compares with a model loaded apart) and equal to each other bit for bit. */
+    assert_int_equal(model_users(h[0]), 2);
+    assert_int_equal(model_users(h[1]), 2);
+    CsTensorMeta *o0 = cs_buffer_get_tensor_meta_full(out[0], CS_TENSOR_ROLE_OUTPUT, NULL);
+    CsTensorMeta *o1 = cs_buffer_get_tensor_meta_full(out[1], CS_TENSOR_ROLE_OUTPUT, NULL);
+    assert_int_equal(o0->numel, o1->numel);
+    assert_memory_equal(o0->data, o1->data, o0->numel * sizeof(float));
+
+    /* The file is rewritten (new modification time): a third instance loads it again; the
+     * running two keep sharing theirs. */
+    copy_file(model_path, path);
+    GStatBuf sb;
+    assert_int_equal(g_stat(path, &sb), 0);
+    struct utimbuf ut = {.actime = sb.st_atime, .modtime = sb.st_mtime + 10};
+    assert_int_equal(g_utime(path, &ut), 0);
+    GstElement *e = gst_element_factory_make("csinfer", NULL);
+    g_object_set(e, "model", path, "threads", 1, NULL);
+    h[2] = gst_harness_new_with_element(e, "sink", "src");
+    gst_object_unref(e);
+    gst_harness_set_src_caps_str(h[2], CAPS);
+    out[2] = gst_harness_push_and_pull(h[2], frame_with_tensor(input0->data, 0));
+    check_classification(out[2], input0->data);
+    assert_int_equal(model_users(h[2]), 1);
+    assert_int_equal(model_users(h[0]), 2);
+
+    /* Stopping one instance drops one use; a stopped element has none. */
+    gst_harness_teardown(h[0]);
+    assert_int_equal(model_users(h[1]), 1);
+    gst_element_set_state(h[1]->element, GST_STATE_NULL);
+    assert_int_equal(model_users(h[1]), 0);
+    gst_harness_teardown(h[1]);
+    gst_harness_teardown(h[2]);
+    for (int i = 0; i < 3; i++) gst_buffer_unref(out[i]);
+    g_unlink(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
+/* Frames with PTS 0, 100, ..., 900 ms after a QoS event saying that downstream needs frames
+ * after 450 ms; returns how many came out. */
+static guint frames_after_qos(gboolean qos)
+{
+    GstHarness *h = harness("qos", qos, NULL);
+    GstBuffer *first = gst_harness_push_and_pull(h, frame_with_tensor(input0->data, 0));
+    assert_non_null(first);
+    gst_buffer_unref(first);
+    /* earliest time = timestamp + diff = 400 + 50 ms */
+    assert_true(gst_harness_push_upstream_event(
+        h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 1.5, 50 * GST_MSECOND, 400 * GST_MSECOND)));
+    for (int i = 1; i < 10; i++)
+        assert_int_equal(
+            gst_harness_push(h, frame_with_tensor(input0->data, i * 100 * GST_MSECOND)),
+            GST_FLOW_OK);
+    guint n = 0;
+    GstBuffer *b;
+    while ((b = gst_harness_try_pull(h))) {
+        /* the frames that pass are the late-enough ones, in order */
+        if (qos) assert_true(GST_BUFFER_PTS(b) > 450 * GST_MSECOND);
+        assert_non_null(cs_buffer_get_classification_meta(b));
+        gst_buffer_unref(b);
+        n++;
+    }
+    guint64 frames = 0;
+    g_object_get(h->element, "frames", &frames, NULL);
+    assert_int_equal(frames, n + 1); /* dropped frames never reach the model */
+    gst_harness_teardown(h);
+    return n;
+}
+
+static void qos_drops_late_frames(void **state)
+{
+    (void)state;
+    assert_int_equal(frames_after_qos(TRUE), 5); /* 500 ... 900 ms */
+    assert_int_equal(frames_after_qos(FALSE), 9);
+}
+
 int main(void)
 {
     gst_init(NULL, NULL);
@@ -610,6 +732,8 @@ int main(void)
         cmocka_unit_test(errors_at_start),
         cmocka_unit_test(bad_property_values),
         cmocka_unit_test(tensor_that_does_not_fit),
+        cmocka_unit_test(model_shared_between_instances),
+        cmocka_unit_test(qos_drops_late_frames),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     gst_deinit();

@@ -3,7 +3,8 @@
  * statistics file; the model property (a description or a bare ONNX file) sets the size and
  * the preprocessing; bad property values are refused; missing or corrupt files stop the
  * pipeline with the parser's file:line message; the frame itself passes through unchanged;
- * the time per 640×480 frame is printed.
+ * the time per 640×480 frame is printed; the threads property (default 0) gives the same
+ * tensor bytes for any thread count.
  *
  * The registry is isolated (tests/elements/meson.build sets GST_REGISTRY_1_0 and
  * GST_PLUGIN_PATH). */
@@ -514,6 +515,44 @@ static void speed_640x480(void **state)
     }
 }
 
+/* The same frame through threads=1, 2, 3 and the default (0: all cores): equal tensors. */
+static void threads_same_tensor(void **state)
+{
+    (void)state;
+    GstElement *e = gst_element_factory_make("csnormalize", NULL);
+    GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "threads");
+    assert_non_null(ps);
+    assert_int_equal(G_PARAM_SPEC_INT(ps)->default_value, 0);
+    gst_object_unref(e);
+    const char *fmts[] = {"BGRA", "RGB", "NV12", "I420", "GRAY8"};
+    guint8 px[29], uv[14];
+    for (int i = 0; i < 29; i++) px[i] = (guint8)(i * 37 + 11);
+    for (int i = 0; i < 14; i++) uv[i] = (guint8)(i * 53 + 7);
+    const char *props[] = {"threads=1", "threads=2", "threads=3", ""};
+    for (size_t fi = 0; fi < G_N_ELEMENTS(fmts); fi++) {
+        float *ref = NULL;
+        gsize n = 0;
+        for (size_t t = 0; t < G_N_ELEMENTS(props); t++) {
+            gchar *p = g_strdup_printf("width=224 height=160 resize-mode=letterbox %s", props[t]);
+            GstHarness *hr = harness(fmts[fi], 640, 480, p);
+            g_free(p);
+            CsTensorMeta *m;
+            GstBuffer *out = push_pull(hr, frame(fmts[fi], 640, 480, px, 29, uv, 14), &m);
+            if (!ref) {
+                n = m->numel;
+                ref = g_memdup2(m->data, n * sizeof(float));
+            } else {
+                assert_int_equal(m->numel, n);
+                if (memcmp(ref, m->data, n * sizeof(float)) != 0)
+                    fail_msg("%s: the tensor with '%s' differs from threads=1", fmts[fi], props[t]);
+            }
+            gst_buffer_unref(out);
+            gst_harness_teardown(hr);
+        }
+        g_free(ref);
+    }
+}
+
 int main(void)
 {
     gst_init(NULL, NULL);
@@ -528,6 +567,7 @@ int main(void)
         cmocka_unit_test(bad_property_values),
         cmocka_unit_test(errors_name_the_file),
         cmocka_unit_test(speed_640x480),
+        cmocka_unit_test(threads_same_tensor),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gst_deinit();

@@ -502,6 +502,67 @@ static void test_bad_endpoint(void **state)
     zmq_close(other);
 }
 
+/* connect=true, context=ours: two elements publish into one socket the application bound on an
+ * inproc:// endpoint of its own context (camstreamd's layout). */
+static void test_connect_mode(void **state)
+{
+    GstElement *probe = gst_element_factory_make("cspublish", NULL);
+    gboolean connect = TRUE;
+    gpointer ctx = &connect;
+    g_object_get(probe, "connect", &connect, "context", &ctx, NULL);
+    assert_false(connect);
+    assert_null(ctx);
+    gst_object_unref(probe);
+
+    const char *ep = "inproc://cspublish-connect-test";
+    void *s = zmq_socket(zctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, "frame.", 6);
+    assert_int_equal(zmq_bind(s, ep), 0);
+    GstHarness *h[2];
+    const char *ids[2] = {"left", "right"};
+    for (int i = 0; i < 2; i++) {
+        GstElement *e = gst_element_factory_make("cspublish", NULL);
+        g_object_set(e, "endpoint", ep, "connect", TRUE, "context", zctx, "stream-id", ids[i],
+                     NULL);
+        h[i] = gst_harness_new_with_element(e, "sink", "src");
+        gst_object_unref(e);
+        gst_harness_set_src_caps_str(h[i], CAPS);
+        gchar *bound = NULL;
+        g_object_get(h[i]->element, "bound-endpoint", &bound, NULL);
+        assert_string_equal(bound, ep); /* nothing bound: the endpoint connected to */
+        g_free(bound);
+    }
+    /* the subscription reaches the publishers asynchronously: push until both were heard */
+    int seen[2] = {0, 0};
+    for (int round = 0; round < 200 && !(seen[0] && seen[1]); round++) {
+        for (int i = 0; i < 2; i++)
+            gst_buffer_unref(gst_harness_push_and_pull(h[i], blank_buffer(0)));
+        gchar *topic = NULL;
+        Camstream__V1__FrameResult *r;
+        while ((r = sub_recv(s, 20, &topic))) {
+            for (int i = 0; i < 2; i++)
+                if (strcmp(r->stream_id, ids[i]) == 0) {
+                    gchar *want = g_strconcat("frame.", ids[i], NULL);
+                    assert_string_equal(topic, want);
+                    g_free(want);
+                    seen[i] = 1;
+                }
+            camstream__v1__frame_result__free_unpacked(r, NULL);
+            g_free(topic);
+            topic = NULL;
+        }
+    }
+    assert_true(seen[0] && seen[1]);
+    for (int i = 0; i < 2; i++) gst_harness_teardown(h[i]);
+    /* stopping the elements left our context alone */
+    void *again = zmq_socket(zctx, ZMQ_PUB);
+    assert_non_null(again);
+    zmq_close(again);
+    zmq_close(s);
+}
+
 static void setup_env(void)
 {
     const char *build = g_getenv("CS_BUILD_DIR");
@@ -528,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_properties),      cmocka_unit_test(test_message_content),
         cmocka_unit_test(test_slow_subscriber), cmocka_unit_test(test_no_subscriber),
         cmocka_unit_test(test_restart),         cmocka_unit_test(test_bad_endpoint),
+        cmocka_unit_test(test_connect_mode),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zmq_ctx_term(zctx);

@@ -111,6 +111,11 @@ typedef struct cs_plan_opts {
      * reuse buffers as in a plain plan, so the forward runs as fast. NULL: every tensor. */
     const char *const *grad_from;
     int n_grad_from;
+    /* Plan for training (implies gradients): every float initializer becomes a parameter
+     * the plan owns (cs_plan_param), which an optimizer may change between runs. BatchNorm
+     * is not folded and nothing that reads a parameter is constant-folded or prepacked.
+     * Off (0), plans are made exactly as without this field. */
+    int trainable;
 } cs_plan_opts;
 
 cs_plan_opts cs_plan_opts_default(void);
@@ -137,6 +142,18 @@ const cs_tensor *cs_plan_tensor_at(const cs_plan *p, int i, int *readable);
  * its buffer was reused (ask for it in cs_plan_opts.keep). */
 const cs_tensor *cs_plan_tensor(const cs_plan *p, const char *name, cs_error *err);
 
+/* Parameters of a plan made with opts.trainable (float initializers, in model order):
+ * writable in place between runs; 0 / NULL otherwise. */
+int cs_plan_n_params(const cs_plan *p);
+cs_tensor *cs_plan_param(cs_plan *p, int i);
+/* The parameter with this name, or NULL. */
+cs_tensor *cs_plan_param_named(cs_plan *p, const char *name);
+/* Training mode (opts.trainable plans only; off after cs_plan_new): BatchNorm normalizes
+ * with the statistics of the batch, updates its running mean and variance (ONNX momentum
+ * convention, unbiased variance as PyTorch) and backward passes go through the batch
+ * statistics. Off: running statistics, as in inference. */
+cs_status cs_plan_set_training(cs_plan *p, int on, cs_error *err);
+
 /* Size of the activation arena and the number of executed nodes after fusion. */
 size_t cs_plan_arena_bytes(const cs_plan *p);
 int cs_plan_n_steps(const cs_plan *p);
@@ -151,6 +168,13 @@ typedef struct cs_grad cs_grad;
  * at the last feature map only runs the head. */
 cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt,
                      cs_error *err);
+/* Backward passes from several outputs at once (e.g. the heads of a multitask model, for a
+ * loss summing theirs): the gradient is the sum of each output's seed contribution. No
+ * output may be upstream of another (their seeds are kept between runs). */
+cs_grad *cs_grad_new_multi(cs_plan *p, const char *const *of, int n_of, const char *const *wrt,
+                           int n_wrt, cs_error *err);
+/* Seed of output i of cs_grad_new_multi (cs_grad_seed is output 0). */
+cs_tensor *cs_grad_seed_at(cs_grad *g, int i);
 void cs_grad_destroy(cs_grad **g);
 /* ∂L/∂of, to fill before cs_grad_run (e.g. one-hot on a class); same shape as `of`,
  * zero after cs_grad_new and left as the caller wrote it. */

@@ -190,6 +190,13 @@ cs_model_desc *cs_model_desc_for_onnx(const char *path, cs_error *err);
 cs_model_desc *cs_model_desc_open(const char *path, cs_error *err);
 void cs_model_desc_destroy(cs_model_desc **d);
 
+/* Writes d as a model description at path (through PATH.tmp, renamed when complete). File
+ * names (model_file, statistics_file) are written as given: relative to the description.
+ * Written: [model] file, name, input; [preprocess] statistics (else preset/scale/mean/std/
+ * order) and resize; [labels] names; [heads] what is set; [explain] layer and method.
+ * Labels and joint names must not contain ';' or a line break. */
+cs_status cs_model_desc_write(const char *path, const cs_model_desc *d, cs_error *err);
+
 /* Checks the description against the loaded model: the input exists and is 1×C×H×W with C = 1
  * or 3 (and matches the statistics' channels), head outputs and the explain layer name
  * tensors of the model (outputs or intermediates), the class count equals the label count,

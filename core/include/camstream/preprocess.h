@@ -14,7 +14,7 @@
  *
  * One context serves a stream: the resampling tables are built when the frame geometry
  * (format, width, height) first appears or changes; frames of the same geometry then allocate
- * nothing.
+ * nothing. cs_pp_set_threads splits a frame over several threads (same output).
  *
  * Steps, in order:
  * 1. Resize (bilinear, align_corners = false, edges clamped; when shrinking the triangle
@@ -138,6 +138,16 @@ cs_pp *cs_pp_new(const cs_pp_opts *o, const cs_statistics *st, int C, int H, int
 void cs_pp_destroy(cs_pp **pp);
 /* The options in effect (with statistics: their scale and order). */
 const cs_pp_opts *cs_pp_get_opts(const cs_pp *pp);
+
+/* Splits each frame's output rows into bands over `threads` threads (0: one per core; 1, the
+ * default: the calling thread only). The context owns the pool; its workers sleep as soon as
+ * a frame is done, so they do not compete with the engine's threads between frames. The
+ * output is bit-identical for any thread count (every band does the same arithmetic on the
+ * rows it shares with its neighbour). Returns 0, or -1 when no thread could be started (the
+ * context then runs on the calling thread). Not to be called during cs_pp_run. */
+int cs_pp_set_threads(cs_pp *pp, int threads);
+/* Threads cs_pp_run uses (1 without a pool). */
+int cs_pp_threads(const cs_pp *pp);
 
 /* One frame into out (C·H·W floats, NCHW with N = 1); fills g (may be NULL). Allocates only
  * when the frame's format or size differs from the previous call's. Returns CS_OK, or

@@ -376,6 +376,97 @@ fail:
     return NULL;
 }
 
+/* ---- writing (the trainer's descriptions) ------------------------------------------------- */
+
+static int bad_name(const char *s)
+{
+    return !s || strpbrk(s, ";\n\r") != NULL || !*s;
+}
+
+static void write_list(FILE *f, const char *key, char *const *v, int n)
+{
+    fprintf(f, "%s = ", key);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? ";" : "", v[i]);
+    fputc('\n', f);
+}
+
+cs_status cs_model_desc_write(const char *path, const cs_model_desc *d, cs_error *err)
+{
+    for (int i = 0; i < d->n_labels; i++)
+        if (bad_name(d->labels[i]))
+            return cs_fail(err, CS_ERR_INVALID,
+                           "%s: label %d ('%s') is empty or holds ';' or a line break", path, i + 1,
+                           d->labels[i] ? d->labels[i] : "");
+    for (int i = 0; i < d->n_keypoint_names; i++)
+        if (bad_name(d->keypoint_names[i]))
+            return cs_fail(err, CS_ERR_INVALID,
+                           "%s: keypoint name %d is empty or holds ';' or a line break", path,
+                           i + 1);
+    if (!d->model_file) return cs_fail(err, CS_ERR_INVALID, "%s: no model file to name", path);
+    char *tmp = g_strdup_printf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        cs_fail(err, CS_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+        g_free(tmp);
+        return CS_ERR_IO;
+    }
+    fprintf(f, "# camstream model description (docs/FORMATS.md)\n[model]\nfile = %s\n",
+            d->model_file);
+    if (d->name) fprintf(f, "name = %s\n", d->name);
+    if (d->id) fprintf(f, "id = %s\n", d->id);
+    if (d->input) fprintf(f, "input = %s\n", d->input);
+    fprintf(f, "\n[preprocess]\n");
+    if (d->statistics_file) {
+        fprintf(f, "statistics = %s\n", d->statistics_file);
+    } else {
+        fprintf(f, "preset = none\nscale = %s\norder = %s\n", scale_names[d->pp.scale],
+                order_names[d->pp.bgr ? 1 : 0]);
+        fprintf(f, "mean = %.9g;%.9g;%.9g\nstd = %.9g;%.9g;%.9g\n", (double)d->pp.mean[0],
+                (double)d->pp.mean[1], (double)d->pp.mean[2], (double)d->pp.std[0],
+                (double)d->pp.std[1], (double)d->pp.std[2]);
+    }
+    fprintf(f, "resize = %s\n", resize_names[d->pp.resize]);
+    if (d->n_labels) {
+        fprintf(f, "\n[labels]\n");
+        write_list(f, "names", d->labels, d->n_labels);
+    }
+    if (d->classes || d->boxes || d->keypoints || d->keypoint_heatmaps) fprintf(f, "\n[heads]\n");
+    if (d->classes)
+        fprintf(f, "classes = %s\nclasses_activation = %s\n", d->classes,
+                act_names[d->classes_activation]);
+    if (d->boxes)
+        fprintf(f, "boxes = %s\nbox_format = %s\nbox_coords = %s\n", d->boxes,
+                box_format_names[d->box_format], box_coords_names[d->box_coords]);
+    if (d->keypoints) fprintf(f, "keypoints = %s\n", d->keypoints);
+    if (d->keypoint_heatmaps) fprintf(f, "keypoint_heatmaps = %s\n", d->keypoint_heatmaps);
+    if (d->keypoints || d->keypoint_heatmaps) {
+        fprintf(f, "keypoint_coords = %s\n", kp_coords_names[d->keypoint_coords]);
+        if (d->n_keypoint_names)
+            write_list(f, "keypoint_names", d->keypoint_names, d->n_keypoint_names);
+        if (d->n_skeleton) {
+            fprintf(f, "skeleton = ");
+            for (int i = 0; i < d->n_skeleton; i++)
+                fprintf(f, "%s%d-%d", i ? "," : "", d->skeleton[i][0], d->skeleton[i][1]);
+            fputc('\n', f);
+        }
+    }
+    if (d->explain_layer || d->explain_method) {
+        fprintf(f, "\n[explain]\n");
+        if (d->explain_layer) fprintf(f, "layer = %s\n", d->explain_layer);
+        if (d->explain_method) fprintf(f, "method = %s\n", d->explain_method);
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    cs_status st = CS_OK;
+    if (bad)
+        st = cs_fail(err, CS_ERR_IO, "%s: write failed", tmp);
+    else if (rename(tmp, path) != 0)
+        st = cs_fail(err, CS_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (st != CS_OK) remove(tmp);
+    g_free(tmp);
+    return st;
+}
+
 cs_model_desc *cs_model_desc_load(const char *path, cs_error *err)
 {
     size_t len = 0;

@@ -1,7 +1,14 @@
 /* BatchNormalization, inference form (opsets 6-15): y = (x - mean) / sqrt(var + eps) *
  * scale + B per channel of an N x C x ... tensor of any rank >= 2. The planner usually folds
  * it into the preceding conv; this runs the ones that remain. Opsets 6-8 also have spatial=0,
- * where the statistics hold one value per element of C x D1 x ... (no batch). */
+ * where the statistics hold one value per element of C x D1 x ... (no batch).
+ *
+ * Training mode (ex->training, plans made with opts.trainable; spatial=1 only): the batch's
+ * mean and biased variance normalize, the running statistics (the mean and var inputs, owned
+ * by such plans) move as running = running * momentum + batch * (1 - momentum) (ONNX's
+ * momentum; PyTorch's is 1 - it), with the unbiased batch variance as PyTorch does, and
+ * backward goes through the batch statistics. The graph keeps the inference form, so an
+ * exported model needs no rewrite. */
 #include "../graph.h"
 #include "../threads.h"
 
@@ -10,15 +17,26 @@
 
 typedef struct {
     float epsilon;
+    float momentum;
     int spatial;
     int training;
+    int64_t c;
+    float *save; /* training mode: per channel the batch mean, then 1 / sqrt(var + eps) */
 } bn_params;
+
+static void bn_free_params(void *pp)
+{
+    bn_params *p = pp;
+    if (p) free(p->save);
+    free(p);
+}
 
 static cs_status bn_init(cs_node *n, const cs_attrs *a, cs_error *err)
 {
     bn_params *p = calloc(1, sizeof *p);
     if (!p) return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory");
     p->epsilon = cs_attr_float(a, "epsilon", 1e-5f);
+    p->momentum = cs_attr_float(a, "momentum", 0.9f);
     /* spatial exists in opsets 6-8 only; later opsets always normalize per channel. */
     p->spatial = n->opset <= 8 ? cs_attr_int(a, "spatial", 1) != 0 : 1;
     p->training = n->opset >= 14 && cs_attr_int(a, "training_mode", 0) != 0;
@@ -30,7 +48,7 @@ static const char *const bn_names[5] = {"X", "scale", "B", "mean", "var"};
 
 static cs_status bn_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const *out, cs_error *err)
 {
-    const bn_params *p = n->params;
+    bn_params *p = n->params;
     if (p->training)
         return cs_node_fail(err, CS_ERR_UNSUPPORTED, n,
                             "training_mode=1 is not supported (inference only)");
@@ -74,6 +92,12 @@ static cs_status bn_shape(cs_node *n, cs_tensor *const *in, cs_tensor *const *ou
                                 bn_names[i], (long long)per, xs, ts);
     }
     cs_tensor_set_shape(out[0], CS_F32, x->ndim, x->dims);
+    if (p->spatial && c != p->c) { /* batch statistics of training mode: 2 floats a channel */
+        free(p->save);
+        p->c = c;
+        p->save = calloc((size_t)(2 * c + 1), sizeof *p->save);
+        if (!p->save) return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory");
+    }
     return CS_OK;
 }
 
@@ -106,6 +130,109 @@ static void bn_part(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+/* ---- training mode ------------------------------------------------------------------------ */
+
+typedef struct {
+    const float *x, *g, *scale, *bias;
+    float *y, *dx, *dscale, *dbias;
+    float *rmean, *rvar, *save;
+    float eps, momentum;
+    int64_t batch, c, inner;
+} bn_train_job;
+
+/* Channels [c0, c1): batch statistics, normalization, running statistics. Sums run in float
+ * within an (image, channel) plane (vectorizable) and in double across planes. */
+static void bn_train_part(void *ctx, int64_t c0, int64_t c1)
+{
+    const bn_train_job *j = ctx;
+    const double cnt = (double)(j->batch * j->inner);
+    for (int64_t c = c0; c < c1; c++) {
+        double s = 0, ss = 0;
+        for (int64_t img = 0; img < j->batch; img++) {
+            const float *x = j->x + (img * j->c + c) * j->inner;
+            float p = 0.f;
+            for (int64_t i = 0; i < j->inner; i++) p += x[i];
+            s += p;
+        }
+        const double mean = s / cnt;
+        const float mf = (float)mean;
+        for (int64_t img = 0; img < j->batch; img++) {
+            const float *x = j->x + (img * j->c + c) * j->inner;
+            float p = 0.f;
+            for (int64_t i = 0; i < j->inner; i++) p += (x[i] - mf) * (x[i] - mf);
+            ss += p;
+        }
+        double var = ss / cnt, inv = 1.0 / sqrt(var + j->eps);
+        float a = (float)(j->scale[c] * inv), b = (float)(j->bias[c] - mean * j->scale[c] * inv);
+        for (int64_t img = 0; img < j->batch; img++) {
+            int64_t off = (img * j->c + c) * j->inner;
+            const float *x = j->x + off;
+            float *y = j->y + off;
+            for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * a + b;
+        }
+        j->save[c] = mf;
+        j->save[j->c + c] = (float)inv;
+        double unbiased = cnt > 1 ? ss / (cnt - 1) : var;
+        j->rmean[c] = (float)(j->rmean[c] * j->momentum + mean * (1.0 - j->momentum));
+        j->rvar[c] = (float)(j->rvar[c] * j->momentum + unbiased * (1.0 - j->momentum));
+    }
+}
+
+/* Channels [c0, c1) of the full backward: with x^ = (x - mean) inv and m values a channel,
+ * dx = scale inv / m (m G - sum G - x^ sum G x^), dscale = sum G x^, dB = sum G; dx is
+ * evaluated as A G + B x + C per channel. */
+static void bn_train_bwd_part(void *ctx, int64_t c0, int64_t c1)
+{
+    const bn_train_job *j = ctx;
+    const double cnt = (double)(j->batch * j->inner);
+    for (int64_t c = c0; c < c1; c++) {
+        const float mean = j->save[c];
+        const double inv = j->save[j->c + c];
+        double sg = 0, sgxm = 0; /* sum G, sum G (x - mean) */
+        for (int64_t img = 0; img < j->batch; img++) {
+            int64_t off = (img * j->c + c) * j->inner;
+            const float *x = j->x + off, *g = j->g + off;
+            float p = 0.f, q = 0.f;
+            for (int64_t i = 0; i < j->inner; i++) {
+                p += g[i];
+                q += g[i] * (x[i] - mean);
+            }
+            sg += p;
+            sgxm += q;
+        }
+        double sgx = sgxm * inv;
+        if (j->dscale) j->dscale[c] += (float)sgx;
+        if (j->dbias) j->dbias[c] += (float)sg;
+        if (!j->dx) continue;
+        double k = j->scale[c] * inv / cnt;
+        const float A = (float)(k * cnt), B = (float)(-k * sgx * inv),
+                    C = (float)(-k * sg + k * sgx * inv * mean);
+        for (int64_t img = 0; img < j->batch; img++) {
+            int64_t off = (img * j->c + c) * j->inner;
+            const float *x = j->x + off, *g = j->g + off;
+            float *dx = j->dx + off;
+            for (int64_t i = 0; i < j->inner; i++) dx[i] += A * g[i] + B * x[i] + C;
+        }
+    }
+}
+
+static bn_train_job bn_train_setup(const bn_params *p, cs_tensor *const *in)
+{
+    const cs_tensor *x = in[0];
+    int64_t c = x->dims[1];
+    return (bn_train_job){.x = x->data,
+                          .scale = in[1]->data,
+                          .bias = in[2]->data,
+                          .rmean = in[3]->data,
+                          .rvar = in[4]->data,
+                          .save = p->save,
+                          .eps = p->epsilon,
+                          .momentum = p->momentum,
+                          .batch = x->dims[0],
+                          .c = c,
+                          .inner = x->numel / (x->dims[0] * c)};
+}
+
 static void bn_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const *out,
                        const cs_exec *ex)
 {
@@ -113,6 +240,15 @@ static void bn_forward(const cs_node *n, cs_tensor *const *in, cs_tensor *const 
     const cs_tensor *x = in[0];
     int64_t c = x->dims[1];
     if (x->numel == 0) return;
+    if (ex->training && p->spatial) {
+        bn_train_job j = bn_train_setup(p, in);
+        j.y = out[0]->data;
+        if (x->numel < 32768)
+            bn_train_part(&j, 0, c);
+        else
+            cs_parallel_for(ex, c, bn_train_part, &j);
+        return;
+    }
     bn_job j = {x->data,     in[1]->data, in[2]->data,
                 in[3]->data, in[4]->data, out[0]->data,
                 p->epsilon,  c,           x->numel / (x->dims[0] * c),
@@ -203,6 +339,18 @@ static void bn_backward(const cs_node *n, cs_tensor *const *in, cs_tensor *const
     const cs_tensor *x = in[0];
     int64_t c = x->dims[1];
     if (x->numel == 0) return;
+    if (ex->training && p->spatial) {
+        bn_train_job j = bn_train_setup(p, in);
+        j.g = gout[0]->data;
+        j.dx = gin[0] ? gin[0]->data : NULL;
+        j.dscale = gin[1] ? gin[1]->data : NULL;
+        j.dbias = gin[2] ? gin[2]->data : NULL;
+        if (x->numel < 32768)
+            bn_train_bwd_part(&j, 0, c);
+        else
+            cs_parallel_for(ex, c, bn_train_bwd_part, &j);
+        return;
+    }
     float *d[5];
     for (int i = 0; i < 5; i++) d[i] = gin[i] ? gin[i]->data : NULL;
     bn_bwd_job j = {.x = x->data,
@@ -235,5 +383,6 @@ const cs_op_def cs_def_batchnorm = {
     .init = bn_init,
     .shape = bn_shape,
     .forward = bn_forward,
+    .free_params = bn_free_params,
     .backward = bn_backward,
 };

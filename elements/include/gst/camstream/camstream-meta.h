@@ -126,12 +126,17 @@ typedef struct {
     CsPreprocessing preprocessing; /* INPUT tensors: how the frame became this tensor */
 
     /* Where the model input sits in this buffer's frame (model-input pixel coordinates to
-     * frame pixel coordinates), and the frame size it was computed on. Follows a scale. Set on
-     * INPUT tensors, and copied by csinfer onto the OUTPUT tensors it derives from them (so
-     * that cslocalize can map boxes in model-input pixels to the frame). */
+     * frame pixel coordinates), and the frame size it was computed on. Follows a scale.
+     * INPUT tensors (csnormalize): the resize geometry (stretch, letterbox or crop).
+     * OUTPUT tensors (csinfer): never the identity, but the geometry of the model input the
+     * outputs were computed from: the INPUT tensor's to_frame and frame size when one is on
+     * the buffer, else those of csinfer's own preprocessing of the frame; in a batch each
+     * frame's outputs carry that frame's. So cslocalize maps boxes in model-input pixels to
+     * the frame through it. (Only the add helpers start from the identity.) */
     CsTransform2D to_frame;
     guint frame_width, frame_height;
-    guint64 frame_index; /* the writing element's count of frames since it started */
+    guint64 frame_index; /* the writing element's count of frames since it started (OUTPUT:
+                          * csinfer's count) */
 } CsTensorMeta;
 
 CS_META_API GType cs_tensor_meta_api_get_type(void);

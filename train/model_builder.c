@@ -1,7 +1,7 @@
-/* ONNX model builder for tests (see model_builder.h). Everything hung on the ModelProto comes
+/* ONNX model builder (see camstream/model_builder.h). Everything hung on the ModelProto comes
  * from a list of blocks owned by the builder, so freeing never depends on how protobuf-c
  * would free an unpacked message. Repeated fields grow by copying into a new block. */
-#include "model_builder.h"
+#include "camstream/model_builder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +330,14 @@ void mb_attr_tensor(mb_model *b, Onnx__NodeProto *n, const char *name, Onnx__Ten
 {
     Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
     a->t = t;
+}
+
+Onnx__TensorProto *mb_find_initializer(mb_model *b, const char *name)
+{
+    for (size_t i = 0; i < b->graph.n_initializer; i++)
+        if (b->graph.initializer[i]->name && !strcmp(b->graph.initializer[i]->name, name))
+            return b->graph.initializer[i];
+    return NULL;
 }
 
 uint8_t *mb_pack(mb_model *b, size_t *len)

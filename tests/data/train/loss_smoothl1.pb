@@ -1,0 +1,1 @@
+Bloss_smoothl1J‹5à>

@@ -1,0 +1,1 @@
+Bnet_eval_d_bn.biasJæÛ>ÓL¿ø	Qø∆~±æ

@@ -1,0 +1,1 @@
+Bnet_eval_d_bn.scaleJ‚ª¨¾>¨ó=«üV¾x¼y¾ÎP¾

@@ -1,0 +1,1 @@
+Bnet_eval_d_fc.bJø°žÀ~Ôd?7LÀ

@@ -1,0 +1,1 @@
+Bnet_train_d_bn.biasJFÝ¿ylÎ>_©¬¿ÊJÈ¾IVp¾

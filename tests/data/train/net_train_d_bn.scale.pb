@@ -1,0 +1,1 @@
+Bnet_train_d_bn.scaleJ,y¿ê‡p>Ä26¿x~¾8³A¾

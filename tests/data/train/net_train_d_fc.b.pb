@@ -1,0 +1,1 @@
+Bnet_train_d_fc.bJø°À~Ôd?7LÀ

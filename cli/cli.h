@@ -14,6 +14,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Exit codes of every subcommand. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

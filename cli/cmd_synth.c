@@ -1,7 +1,7 @@
 /* camstream synth: labelled synthetic datasets and videos (docs/DATASETS.md).
  *
  *     camstream synth images  --out DIR --count N [--size 64] [--classes 6] [--seed S]
- *                             [--split 0.8,0.1,0.1]
+ *                             [--split 0.8,0.1,0.1] [--difficulty high|medium|low]
  *     camstream synth figures --out DIR --count N [--size 64] [--seed S] [--split ...]
  *     camstream synth video   --out FILE.mkv --frames N [--size 320x240] [--fps 15]
  *                             [--objects 3] [--classes 6] [--figure] [--seed S] [--labels CSV]
@@ -29,6 +29,7 @@
 typedef struct {
     const char *mode, *out, *labels;
     int count, size, width, height, classes, frames, fps, objects, figure;
+    cs_synth_level level;
     uint64_t seed;
     double split[3];
 } synth_args;
@@ -47,6 +48,8 @@ static void synth_usage(FILE *f)
             "  --classes K        shape classes 1..6 (default 6)\n"
             "  --split A,B,C      train,val,test fractions (default 0.8,0.1,0.1)\n"
             "  --seed S           64-bit seed (default 1): the same seed gives the same files\n"
+            "  --difficulty D     high (default), medium or low: object sizes and occluders\n"
+            "                     (video: medium and low draw larger shapes)\n"
             "video: moving shapes (and with --figure a stick figure) over clutter, MJPEG in\n"
             "Matroska through GStreamer, per-frame labels in a CSV beside it.\n"
             "  --size WxH         frame size (default 320x240)\n"
@@ -67,7 +70,8 @@ enum {
     O_FPS,
     O_OBJECTS,
     O_FIGURE,
-    O_LABELS
+    O_LABELS,
+    O_DIFFICULTY
 };
 
 static int parse_split(const char *s, double out[3])
@@ -106,6 +110,7 @@ static int parse_args(int argc, char **argv, synth_args *a)
         {"objects", required_argument, NULL, O_OBJECTS},
         {"figure", no_argument, NULL, O_FIGURE},
         {"labels", required_argument, NULL, O_LABELS},
+        {"difficulty", required_argument, NULL, O_DIFFICULTY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -176,6 +181,14 @@ static int parse_args(int argc, char **argv, synth_args *a)
         case O_LABELS:
             a->labels = optarg;
             break;
+        case O_DIFFICULTY:
+            if (cs_synth_level_parse(optarg, &a->level)) {
+                fprintf(stderr,
+                        "camstream " CMD ": --difficulty expects high, medium or low, got '%s'\n",
+                        optarg);
+                bad = 1;
+            }
+            break;
         case 'h':
             synth_usage(stdout);
             return 1;
@@ -231,8 +244,10 @@ static int synth_dataset(const synth_args *a)
     int figures = !strcmp(a->mode, "figures");
     cs_error err;
     double t0 = cli_now_ms();
-    if (cs_synth_dataset(a->out, figures ? CS_SYNTH_FIGURES : CS_SYNTH_SHAPES, a->count, a->size,
-                         a->classes, a->seed, a->split, &err) != CS_OK) {
+    cs_synth_opts opts = CS_SYNTH_OPTS_DEFAULT;
+    opts.level = a->level;
+    if (cs_synth_dataset_opts(a->out, figures ? CS_SYNTH_FIGURES : CS_SYNTH_SHAPES, a->count,
+                              a->size, a->classes, a->seed, a->split, &opts, &err) != CS_OK) {
         fprintf(stderr, "camstream " CMD ": %s\n", err.msg);
         return CLI_FAIL;
     }
@@ -299,8 +314,8 @@ static void write_label_rows(FILE *f, const synth_args *a, int t, const cs_synth
 #ifdef CS_HAVE_GST
 static int synth_video(const synth_args *a)
 {
-    cs_synth_scene *sc =
-        cs_synth_scene_new(a->width, a->height, a->objects, a->classes, a->figure, a->seed);
+    cs_synth_scene *sc = cs_synth_scene_new_level(a->width, a->height, a->objects, a->classes,
+                                                  a->figure, a->seed, a->level);
     char *lpath = labels_path(a);
     FILE *lf = lpath ? fopen(lpath, "w") : NULL;
     if (!sc || !lf) {

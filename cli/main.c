@@ -22,6 +22,7 @@ static const subcommand subcommands[] = {
     {"synth", cmd_synth, "labelled synthetic datasets (shapes, stick figures) and videos"},
     {"fit", cmd_fit, "fit normalization/PCA/ZCA statistics on a dataset's training split"},
     {"train", cmd_train, "train a bundled CNN (classifier, box, pose, decoder) on a dataset"},
+    {"eval", cmd_eval, "accuracy, box IoU, pointing game, deletion/insertion, PCK on a split"},
 };
 
 static void usage(FILE *f)

@@ -14,7 +14,8 @@
  * - #CsTimingMeta: the stages "csinfer" (whole element, per frame) and "csinfer.explain".
  *
  * The model input comes from a #CsTensorMeta (role INPUT) put on the buffer by csnormalize
- * upstream; it must have the model input's shape. Without one, csinfer preprocesses the frame
+ * upstream; it must have the model input's shape (at batch 1 the plan reads it in place,
+ * cs_plan_bind_input, instead of copying it). Without one, csinfer preprocesses the frame
  * itself as the model description says (`[preprocess]`; a bare ONNX file gets the ImageNet
  * preset and stretch), on the formats of the pad template.
  *
@@ -549,11 +550,12 @@ static gboolean gst_cs_infer_set_caps(GstBaseTransform *trans, GstCaps *incaps, 
 
 /* ---- per frame ------------------------------------------------------------------------------- */
 
-/* Fills slot b of the plan input from the frame's tensor meta, or by preprocessing the frame. */
-static gboolean fill_input(GstCsInfer *self, GstCsInferFrame *f, float *dst)
+/* The frame's input tensor meta in *out (NULL when it has none); FALSE, with an element error
+ * posted, when its shape does not fit the model input. Its geometry goes to f. */
+static gboolean input_meta(GstCsInfer *self, GstCsInferFrame *f, CsTensorMeta **out)
 {
-    gsize chw = (gsize)self->C * self->H * self->W;
     CsTensorMeta *tm = cs_buffer_get_tensor_meta_full(f->buffer, CS_TENSOR_ROLE_INPUT, NULL);
+    *out = tm;
     if (tm) {
         const gint64 *d = tm->dims;
         gboolean fits =
@@ -570,10 +572,21 @@ static gboolean fill_input(GstCsInfer *self, GstCsInferFrame *f, float *dst)
             g_string_free(s, TRUE);
             return FALSE;
         }
-        memcpy(dst, tm->data, chw * sizeof(float));
         f->to_frame = tm->to_frame;
         f->frame_width = tm->frame_width;
         f->frame_height = tm->frame_height;
+    }
+    return TRUE;
+}
+
+/* Fills slot b of the plan input from the frame's tensor meta, or by preprocessing the frame. */
+static gboolean fill_input(GstCsInfer *self, GstCsInferFrame *f, float *dst)
+{
+    gsize chw = (gsize)self->C * self->H * self->W;
+    CsTensorMeta *tm;
+    if (!input_meta(self, f, &tm)) return FALSE;
+    if (tm) {
+        memcpy(dst, tm->data, chw * sizeof(float));
         return TRUE;
     }
 
@@ -796,17 +809,30 @@ static GstFlowReturn process_pending(GstCsInfer *self)
 
     cs_tensor *x = cs_plan_input(self->plan, self->input_index);
     gsize chw = (gsize)self->C * self->H * self->W;
-    float *xd = x->data;
+    const float *xd = x->data;
+    /* Batch 1 with an upstream tensor: the plan reads the tensor meta in place (its buffer is
+     * held until the frame leaves), saving a copy of the input per frame. */
+    CsTensorMeta *tm = NULL;
+    gboolean bound = FALSE;
+    if (self->plan_batch == 1 && n == 1) {
+        if (!input_meta(self, head, &tm)) return GST_FLOW_ERROR;
+        /* 0: not float-aligned, and the plan copies it at the run instead. */
+        bound = tm && cs_plan_bind_input(self->plan, self->input_index, tm->data, NULL) >= 0;
+        if (bound) xd = tm->data;
+    }
     guint b = 0;
-    for (GList *l = self->pending.head; l; l = l->next, b++)
-        if (!fill_input(self, l->data, xd + b * chw)) return GST_FLOW_ERROR;
-    if (n < (guint)self->plan_batch) /* partial batch (EOS): unused slots are zero */
-        memset(xd + (gsize)n * chw, 0, ((gsize)self->plan_batch - n) * chw * sizeof(float));
+    for (GList *l = self->pending.head; !bound && l; l = l->next, b++)
+        if (!fill_input(self, l->data, (float *)x->data + b * chw)) return GST_FLOW_ERROR;
+    if (!bound && n < (guint)self->plan_batch) /* partial batch (EOS): unused slots are zero */
+        memset((float *)x->data + (gsize)n * chw, 0,
+               ((gsize)self->plan_batch - n) * chw * sizeof(float));
 
     cs_error err = {0};
+    GstFlowReturn ret = GST_FLOW_OK;
     if (cs_plan_run(self->plan, &err) != CS_OK) {
         GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Inference failed"), ("%s", err.msg));
-        return GST_FLOW_ERROR;
+        ret = GST_FLOW_ERROR;
+        goto done;
     }
     guint64 run_ns = now_ns() - t0;
     const float *scores = cs_plan_output(self->plan, self->class_output)->data;
@@ -820,13 +846,18 @@ static GstFlowReturn process_pending(GstCsInfer *self)
         attach_classification(self, f, s, top_k);
         attach_outputs(self, f, (int)b, NULL);
         if ((self->explainer || self->async_explainer) && f->index % interval == 0 &&
-            !explain_frame(self, f, xd + b * chw, target_class, top_k, FALSE))
-            return GST_FLOW_ERROR;
+            !explain_frame(self, f, xd + b * chw, target_class, top_k, FALSE)) {
+            ret = GST_FLOW_ERROR;
+            goto done;
+        }
         /* Per frame: its share of the batch run plus its own work. */
         cs_buffer_add_timing(f->buffer, "csinfer", run_ns / n + (now_ns() - f0));
         b++;
     }
-    return GST_FLOW_OK;
+done:
+    /* The plan's own buffer again before the frame (and its tensor) can go. */
+    if (bound) cs_plan_bind_input(self->plan, self->input_index, NULL, NULL);
+    return ret;
 }
 
 /* Takes the buffers in; csinfer holds them itself (batches), so GstBaseTransform's default

@@ -2,6 +2,7 @@
  * per stream, supervised (supervisor.h), publishing through the daemon's sockets (publisher.h);
  * SIGHUP reloads the file, SIGTERM/SIGINT stop gracefully. --check validates a file. */
 #include "config.h"
+#include "curve_keys.h"
 #include "log.h"
 #include "supervisor.h"
 #ifdef CSD_HAVE_CONTROL
@@ -53,6 +54,12 @@ static void summary(const csd_config *c)
     printf("daemon: publish %s, control %s, log_level %s, threads %d%s\n", c->publish, c->control,
            csd_log_level_name(c->log_level), c->threads,
            c->allow_remote ? ", remote endpoints allowed" : "");
+    if (c->curve)
+        printf("curve: server key %s (public %s), clients: %s%s\n", c->curve_key,
+               c->curve->public_key, c->authorized ? "those of " : "any key",
+               c->authorized ? c->curve_authorized : "");
+    else
+        printf("curve: off (plain TCP)\n");
     printf("models: %d\n", c->n_models);
     for (int i = 0; i < c->n_models; i++) {
         const csd_model *m = &c->models[i];
@@ -185,8 +192,27 @@ static int run(const char *file, int log_override, csd_log_level level, const ch
     void *zctx = zmq_ctx_new();
     daemon_state d = {g_main_loop_new(NULL, FALSE), NULL, 0};
     int rc = EXIT_OK;
-    d.sup = csd_supervisor_new(c, zctx, &err);
-    if (!d.sup) {
+    /* CURVE: the ZAP handler runs before any server socket binds; the publisher and the control
+     * server take the keys loaded with the configuration (a copy: the supervisor owns c) */
+    csd_zap *zap = NULL;
+    csd_curve_keys server = {{0}, {0}};
+    int curve = c->curve != NULL;
+    if (curve) {
+        server = *c->curve;
+        csd_curve_authorized *auth = csd_config_curve_authorized_copy(c);
+        int listed = auth != NULL;
+        if (!(zap = csd_zap_start(zctx, auth, &err))) /* takes auth */
+            csd_error_log("CURVE authentication (ZAP): %s", err.msg);
+        else
+            csd_info("CURVE on: server public key %s, %s%s", server.public_key,
+                     listed ? "clients of " : "any client key", listed ? c->curve_authorized : "");
+        if (!zap) {
+            csd_config_destroy(&c);
+            rc = EXIT_INVALID;
+        }
+    }
+    if (rc == EXIT_OK) d.sup = csd_supervisor_new(c, zctx, &err);
+    if (rc == EXIT_OK && !d.sup) {
         csd_error_log("%s", err.msg);
         rc = EXIT_INVALID;
     }
@@ -194,7 +220,8 @@ static int run(const char *file, int log_override, csd_log_level level, const ch
     csd_control *ctl = NULL;
     if (d.sup) {
         const csd_config *cc = csd_supervisor_config(d.sup);
-        ctl = csd_control_new(zctx, cc->control, NULL, csd_control_supervisor_ops(), d.sup, &err);
+        ctl = csd_control_new(zctx, cc->control, curve ? &server : NULL,
+                              csd_control_supervisor_ops(), d.sup, &err);
         if (!ctl) {
             csd_error_log("%s", err.msg);
             rc = EXIT_INVALID;
@@ -216,6 +243,11 @@ static int run(const char *file, int log_override, csd_log_level level, const ch
     csd_control_free(&ctl);
 #endif
     csd_supervisor_free(&d.sup);
+    if (zap)
+        csd_info("CURVE: %u client%s refused", csd_zap_refused(zap),
+                 csd_zap_refused(zap) == 1 ? "" : "s");
+    csd_zap_stop(&zap); /* before zmq_ctx_term, which waits for every socket */
+    memset(&server, 0, sizeof server);
     zmq_ctx_term(zctx);
     g_main_loop_unref(d.loop);
     if (pidfile) g_unlink(pidfile);

@@ -3,6 +3,7 @@
  * error messages and the key tables of docs/CONFIG.md. */
 #include "config.h"
 
+#include "curve_keys.h"
 #include "formats/keyfile.h"
 
 #include <limits.h>
@@ -164,6 +165,9 @@ static int check_chain(ctx *x, const char *group, const key *k, const char *v, v
 static int check_sink(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_pattern(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_loop(ctx *x, const char *group, const key *k, const char *v, void *obj);
+static int check_curve_key(ctx *x, const char *group, const key *k, const char *v, void *obj);
+static int check_curve_authorized(ctx *x, const char *group, const key *k, const char *v,
+                                  void *obj);
 
 #define DK(f) offsetof(csd_config, f)
 #define MK(f) offsetof(csd_model, f)
@@ -190,6 +194,13 @@ static const key daemon_keys[] = {
     {"shutdown_timeout", K_INT, 0, 600000, NULL, "5000", 0, DK(shutdown_timeout_ms), NULL,
      "milliseconds to wait for EOS on SIGTERM (recordings are finalized) before stopping the "
      "pipelines"},
+    {"curve_key", K_PATH, 0, 0, NULL, NULL, 0, DK(curve_key), check_curve_key,
+     "the server's CURVE key file (`camstream keygen NAME` → `NAME.key`, with the secret key; "
+     "relative to this file): the publish and control sockets then encrypt and clients need "
+     "`--server-key NAME.pub` (docs/PROTOCOL.md \"CURVE\"); unset: plain TCP"},
+    {"curve_authorized", K_PATH, 0, 0, NULL, NULL, 0, DK(curve_authorized), check_curve_authorized,
+     "the client public keys allowed to connect, one Z85 key per line (needs `curve_key`; "
+     "relative to this file); unset: any client key"},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -440,6 +451,73 @@ static int read_group(ctx *x, const char *group, const key *t, void *obj)
         if (rc) return -1;
     }
     return 0;
+}
+
+/* ---- CURVE keys -------------------------------------------------------------------------- */
+
+/* The key file is loaded now, so that --check and a reload find its problems (the message
+ * names the key file's own line). */
+static int check_curve_key(ctx *x, const char *group, const key *k, const char *v, void *obj)
+{
+    (void)v;
+    csd_config *c = obj;
+    csd_curve_keys keys;
+    csd_error e;
+    if (csd_curve_keys_load(c->curve_key, 1, &keys, &e)) {
+        char *echo = strstr(e.msg, " >>> "); /* the key file's line may hold the secret key */
+        if (echo) *echo = '\0';
+        return fail(x, group, k->name, "%s", e.msg);
+    }
+    g_free(c->curve);
+    c->curve = g_memdup2(&keys, sizeof keys);
+    memset(&keys, 0, sizeof keys);
+    return 0;
+}
+
+static int check_curve_authorized(ctx *x, const char *group, const key *k, const char *v, void *obj)
+{
+    (void)v;
+    csd_config *c = obj;
+    if (!c->curve)
+        return fail(x, group, k->name,
+                    "needs curve_key (the server's key file): client keys are checked only on "
+                    "CURVE sockets");
+    csd_error e;
+    csd_curve_authorized *a = csd_curve_authorized_load(c->curve_authorized, &e);
+    if (!a) return fail(x, group, k->name, "%s", e.msg);
+    csd_curve_authorized_free(&c->authorized);
+    c->authorized = a;
+    return 0;
+}
+
+static csd_curve_authorized *authorized_copy(const csd_curve_authorized *a);
+
+csd_curve_authorized *csd_config_curve_authorized_copy(const csd_config *c)
+{
+    return authorized_copy(c->authorized);
+}
+
+static csd_curve_authorized *authorized_copy(const csd_curve_authorized *a)
+{
+    if (!a) return NULL;
+    csd_curve_authorized *b = g_new0(csd_curve_authorized, 1);
+    b->n = a->n;
+    b->keys = g_memdup2(a->keys, sizeof *a->keys * (size_t)a->n);
+    return b;
+}
+
+int csd_config_curve_key_same(const csd_config *a, const csd_config *b)
+{
+    if (!a->curve || !b->curve) return !a->curve && !b->curve;
+    return strcmp(a->curve->public_key, b->curve->public_key) == 0 &&
+           strcmp(a->curve->secret_key, b->curve->secret_key) == 0;
+}
+
+int csd_config_curve_authorized_same(const csd_config *a, const csd_config *b)
+{
+    const csd_curve_authorized *x = a->authorized, *y = b->authorized;
+    if (!x || !y) return !x && !y;
+    return x->n == y->n && memcmp(x->keys, y->keys, sizeof *x->keys * (size_t)x->n) == 0;
 }
 
 /* ---- sources ----------------------------------------------------------------------------- */
@@ -1131,6 +1209,11 @@ void csd_config_destroy(csd_config **cp)
     g_free(c->streams);
     g_free(c->publish);
     g_free(c->control);
+    g_free(c->curve_key);
+    g_free(c->curve_authorized);
+    if (c->curve) memset(c->curve, 0, sizeof *c->curve); /* the secret key */
+    g_free(c->curve);
+    csd_curve_authorized_free(&c->authorized);
     g_free(c->path);
     g_free(c);
     *cp = NULL;
@@ -1168,6 +1251,10 @@ static void copy_daemon(csd_config *c, const csd_config *b)
     c->restart_delay_ms = b->restart_delay_ms;
     c->restart_max_delay_ms = b->restart_max_delay_ms;
     c->shutdown_timeout_ms = b->shutdown_timeout_ms;
+    c->curve_key = g_strdup(b->curve_key);
+    c->curve_authorized = g_strdup(b->curve_authorized);
+    c->curve = b->curve ? g_memdup2(b->curve, sizeof *b->curve) : NULL;
+    c->authorized = authorized_copy(b->authorized);
 }
 
 static csd_config *load(const char *text, size_t len, const char *path, const char *what,

@@ -24,6 +24,9 @@
 
 #include <glib.h>
 
+struct csd_curve_keys;       /* curve_keys.h */
+struct csd_curve_authorized; /* curve_keys.h */
+
 #define CSD_ERROR_LEN 2048
 #define CSD_NAME_MAX 64
 
@@ -101,6 +104,11 @@ typedef struct csd_config {
     int restart_delay_ms;
     int restart_max_delay_ms;
     int shutdown_timeout_ms;
+    /* CURVE (docs/PROTOCOL.md): resolved paths, NULL when not set (plain TCP), and what they
+     * hold, loaded and checked with the configuration */
+    char *curve_key, *curve_authorized;
+    struct csd_curve_keys *curve;            /* server keys; NULL: no CURVE */
+    struct csd_curve_authorized *authorized; /* NULL: any client key */
 
     csd_model *models;
     int n_models;
@@ -139,6 +147,14 @@ char *csd_stream_launch(const csd_config *c, const csd_stream *s);
 /* Validates an endpoint: tcp://HOST:PORT (HOST 127.0.0.1, localhost or [::1] unless
  * allow_remote; PORT 1-65535) or ipc://PATH. 0 or -1 with a reason in why. */
 int csd_endpoint_check(const char *ep, int allow_remote, char *why, size_t len);
+
+/* The CURVE server keys (resp. the authorized client keys) of a and b are the same: for a reload,
+ * whose sockets keep the keys they were started with. */
+int csd_config_curve_key_same(const csd_config *a, const csd_config *b);
+int csd_config_curve_authorized_same(const csd_config *a, const csd_config *b);
+/* A copy of c's authorized client keys for the ZAP handler (csd_curve_authorized_free), NULL
+ * when c has none. */
+struct csd_curve_authorized *csd_config_curve_authorized_copy(const csd_config *c);
 
 /* Markdown tables of every key (name, type, default, bounds, doc), as in docs/CONFIG.md. */
 char *csd_config_keys_markdown(void);

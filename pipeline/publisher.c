@@ -10,6 +10,7 @@
 typedef struct fwd {
     char *endpoint;               /* as configured */
     char *inproc;                 /* inproc://camstream-publish-N */
+    char *bound;                  /* ZMQ_LAST_ENDPOINT of the XPUB */
     void *xpub, *xsub, *stop_thr; /* owned by the thread once it runs */
     void *stop_main, *status_pub; /* main thread */
     GThread *thread;
@@ -18,16 +19,17 @@ typedef struct fwd {
 
 struct csd_publisher {
     void *ctx;
-    GPtrArray *fwds; /* fwd * */
-    int next_id;
-    GMutex lock;       /* drops */
-    GHashTable *drops; /* stream name → guint64 * */
+    csd_curve_keys *curve; /* NULL: plain TCP */
+    GPtrArray *fwds;       /* fwd * */
+    GMutex lock;           /* drops */
+    GHashTable *drops;     /* stream name → guint64 * */
 };
 
-csd_publisher *csd_publisher_new(void *zmq_ctx)
+csd_publisher *csd_publisher_new(void *zmq_ctx, const csd_curve_keys *curve)
 {
     csd_publisher *p = g_new0(csd_publisher, 1);
     p->ctx = zmq_ctx;
+    if (curve) p->curve = g_memdup2(curve, sizeof *curve);
     p->fwds = g_ptr_array_new();
     g_mutex_init(&p->lock);
     p->drops = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -149,6 +151,7 @@ static void fwd_free(fwd *f)
     close_socket(&f->status_pub);
     g_free(f->endpoint);
     g_free(f->inproc);
+    g_free(f->bound);
     g_free(f);
 }
 
@@ -160,6 +163,8 @@ void csd_publisher_free(csd_publisher **pp)
     g_ptr_array_free(p->fwds, TRUE);
     g_hash_table_destroy(p->drops);
     g_mutex_clear(&p->lock);
+    if (p->curve) memset(p->curve, 0, sizeof *p->curve); /* the secret key */
+    g_free(p->curve);
     g_free(p);
     *pp = NULL;
 }
@@ -190,8 +195,12 @@ const char *csd_publisher_open(csd_publisher *p, const char *ep, char *why, size
     f = g_new0(fwd, 1);
     f->owner = p;
     f->endpoint = g_strdup(ep);
-    f->inproc = g_strdup_printf("inproc://camstream-publish-%d", p->next_id);
-    char *stop = g_strdup_printf("inproc://camstream-publish-%d-stop", p->next_id);
+    /* inproc names are per ZeroMQ context, and a closed socket's name is released only later
+     * (zmq_close is asynchronous): never reuse one in this process */
+    static gint next_id;
+    int id = g_atomic_int_add(&next_id, 1);
+    f->inproc = g_strdup_printf("inproc://camstream-publish-%d", id);
+    char *stop = g_strdup_printf("inproc://camstream-publish-%d-stop", id);
     f->xpub = make(p, ZMQ_XPUB);
     f->xsub = make(p, ZMQ_XSUB);
     f->stop_thr = make(p, ZMQ_PAIR);
@@ -203,7 +212,11 @@ const char *csd_publisher_open(csd_publisher *p, const char *ep, char *why, size
     } else {
         zmq_setsockopt(f->xpub, ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop);
         zmq_setsockopt(f->status_pub, ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop);
-        if (zmq_bind(f->xpub, ep) != 0) {
+        csd_error e;
+        if (p->curve && csd_curve_server_apply(f->xpub, p->curve, &e) != 0) {
+            snprintf(why, len, "%s", e.msg);
+            ok = 0;
+        } else if (zmq_bind(f->xpub, ep) != 0) {
             snprintf(why, len, "%s", zmq_strerror(errno));
             ok = 0;
         } else if (zmq_bind(f->xsub, f->inproc) != 0 || zmq_bind(f->stop_thr, stop) != 0 ||
@@ -218,7 +231,10 @@ const char *csd_publisher_open(csd_publisher *p, const char *ep, char *why, size
         fwd_free(f);
         return NULL;
     }
-    p->next_id++;
+    char last[512] = "";
+    size_t n = sizeof last;
+    zmq_getsockopt(f->xpub, ZMQ_LAST_ENDPOINT, last, &n);
+    f->bound = g_strdup(last[0] ? last : ep);
     /* the sockets move to the thread (thread creation is a full memory barrier) */
     f->thread = g_thread_new("csd-publish", run, f);
     g_ptr_array_add(p->fwds, f);
@@ -241,4 +257,10 @@ uint64_t csd_publisher_dropped(csd_publisher *p, const char *name)
     uint64_t v = n ? *n : 0;
     g_mutex_unlock(&p->lock);
     return v;
+}
+
+const char *csd_publisher_bound(csd_publisher *p, const char *ep)
+{
+    fwd *f = find(p, ep);
+    return f ? f->bound : NULL;
 }

@@ -599,7 +599,7 @@ csd_supervisor *csd_supervisor_new(csd_config *c, void *zmq_ctx, csd_error *err)
     csd_supervisor *sup = g_new0(csd_supervisor, 1);
     sup->zmq_ctx = zmq_ctx;
     sup->cfg = cfg_new(c);
-    sup->pub = csd_publisher_new(zmq_ctx);
+    sup->pub = csd_publisher_new(zmq_ctx, c->curve);
     sup->runs = g_ptr_array_new();
     sup->dying = g_ptr_array_new();
     for (int i = 0; i < c->n_streams; i++)
@@ -846,6 +846,9 @@ int csd_supervisor_reload(csd_supervisor *s, char *summary, size_t len, csd_erro
     /* a new publish endpoint changes the streams' descriptions (they restart on it) */
     if (strcmp(oc->control, nc->control) != 0) append_name(daemon, "control");
     if (oc->allow_remote != nc->allow_remote) append_name(daemon, "allow_remote");
+    /* the sockets keep the CURVE keys (and the ZAP handler its list) they started with */
+    if (!csd_config_curve_key_same(oc, nc)) append_name(daemon, "curve_key");
+    if (!csd_config_curve_authorized_same(oc, nc)) append_name(daemon, "curve_authorized");
     snprintf(summary, len, "added %s; removed %s; changed %s; unchanged %s%s%s%s",
              added->len ? added->str : "none", removed->len ? removed->str : "none",
              changed->len ? changed->str : "none", same->len ? same->str : "none",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the daemon on the default configuration: a
-# test-pattern stream classified and explained by the bundled test model, published on
-# tcp://127.0.0.1:5555 and recorded to recordings/default.mkv (configs/default.conf).
+# Installs what is missing, builds, and runs the daemon on the default configuration: the
+# bundled synthetic clip (models/shapes_demo.mkv) in a loop, classified, boxed and explained by
+# the bundled multitask model (models/), published on tcp://127.0.0.1:5555 and recorded to
+# recordings/default.mkv (configs/default.conf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

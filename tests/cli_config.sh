@@ -44,6 +44,12 @@ expect_broken '[daemon]\nthreads = 2\nspeed = 3\n' 3 "[daemon] speed: unknown ke
 expect_broken '[stream s]\nsource = mms://x\nchain = queue\n' 2 "unknown scheme"
 expect_broken '[daemon]\npublish = tcp://0.0.0.0:5555\n[stream s]\nsource = testsrc://\nchain = queue\n' 2 "not a loopback address"
 expect_broken '[model m]\ndescription = nope.onnx\n[stream s]\nsource = testsrc://\nmodel = m\n' 2 "no such file"
+# CURVE: a key file that is not one, a client list without the server key
+printf '[curve]\npublic-key = not-a-key\n' >"$tmp/corrupt.key"
+printf '# no keys needed: curve_key is checked first\n' >"$tmp/authorized.txt"
+expect_broken '[daemon]\ncurve_key = corrupt.key\n[stream s]\nsource = testsrc://\nchain = queue\n' 2 "[daemon] curve_key: $tmp/corrupt.key:2: public-key: "
+expect_broken '[daemon]\ncurve_authorized = authorized.txt\n[stream s]\nsource = testsrc://\nchain = queue\n' 2 "[daemon] curve_authorized: needs curve_key"
+"$d" --check "$src/configs/default.conf" | grep -qx "curve: off (plain TCP)" || bad "--check: no 'curve: off' line"
 
 "$d" --check "$tmp/nonexistent.conf" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 1 ] || bad "missing file: exit status"

@@ -78,6 +78,11 @@ expect "bad classes" 2 "--classes" synth images --out "$tmp/x" --count 3 --class
 expect "bad seed" 2 "--seed" synth images --out "$tmp/x" --count 3 --seed -4
 expect "bad size" 2 "--size" synth images --out "$tmp/x" --count 3 --size 8
 expect "unwritable dir" 1 "/proc/nope" synth images --out /proc/nope/x --count 3
+expect "bad difficulty" 2 "--difficulty expects high, medium or low, got 'hard'" synth images --out "$tmp/x" --count 3 --difficulty hard
+run_ok "synth images medium" synth images --out "$tmp/med" --count 40 --size 32 --seed 9 --split 0.5,0.25,0.25 --difficulty medium
+run_ok "synth images high" synth images --out "$tmp/high" --count 40 --size 32 --seed 9 --split 0.5,0.25,0.25 --difficulty high
+if diff -r "$tmp/a" "$tmp/high" >/dev/null; then ok "--difficulty high is the default"; else bad "--difficulty high differs from the default"; fi
+if cmp -s "$tmp/a/images/000000.png" "$tmp/med/images/000000.png"; then bad "medium gave the default image"; else ok "medium differs"; fi
 
 # ---- synth video ---------------------------------------------------------------------------
 "$camstream" synth video --out "$tmp/v.mkv" --frames 12 --size 96x64 --fps 10 --figure --seed 4 \

@@ -1,8 +1,9 @@
 /* camstreamd's configuration parser (pipeline/config.h): valid files, every error path with
  * its file:line and reason, edge cases, launch descriptions, docs/CONFIG.md in sync with the
- * key table. GStreamer-free. */
+ * key table, CURVE key files. GStreamer-free. */
 #include "config.h"
 #include "cs_config.h"
+#include "curve_keys.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include <cmocka.h>
 
@@ -92,19 +94,22 @@ static void test_default_conf(void **state)
     assert_string_equal(c->publish, "tcp://127.0.0.1:5555");
     assert_int_equal(c->n_models, 1);
     assert_true(c->models[0].checked);
+    assert_non_null(strstr(c->models[0].description, "/models/shapes_multitask.model"));
     assert_int_equal(c->n_streams, 1);
     const csd_stream *s = &c->streams[0];
-    assert_int_equal(s->kind, CSD_SRC_TEST);
-    assert_string_equal(s->pattern, "ball");
+    assert_int_equal(s->kind, CSD_SRC_FILE);
+    assert_true(s->loop);
     assert_ptr_equal(s->model, &c->models[0]);
     char *launch = csd_stream_launch(c, s);
-    assert_non_null(strstr(launch, "videotestsrc is-live=true pattern=ball ! "));
-    assert_non_null(strstr(launch, "! csinfer explain=gradcam explain-interval=5 top-k=3 model=/"));
+    assert_non_null(strstr(launch, "filesrc location=/"));
+    assert_non_null(strstr(launch, "/models/shapes_demo.mkv ! decodebin ! "));
+    assert_non_null(strstr(launch, "! identity sync=true ! csnormalize model=/"));
+    assert_non_null(strstr(launch, "! csinfer explain=gradcam explain-interval=3 top-k=3 model=/"));
+    assert_non_null(strstr(launch, "! cslocalize model=/"));
     assert_non_null(strstr(launch, "! cspublish name=publish endpoint=tcp://127.0.0.1:5555 "
-                                   "stream-id=test ! videoconvert ! vp8enc deadline=1 ! "
+                                   "stream-id=shapes ! videoconvert ! vp8enc deadline=1 ! "
                                    "matroskamux ! filesink location=/"));
     assert_non_null(strstr(launch, "/recordings/default.mkv"));
-    assert_non_null(strstr(launch, "framerate=15/1"));
     g_free(launch);
     csd_config_destroy(&c);
     csd_config_destroy(&c); /* safe twice */
@@ -632,6 +637,113 @@ static void test_docs_in_sync(void **state)
     g_free(path);
 }
 
+/* [daemon] curve_key / curve_authorized: loaded and checked with the configuration, relative
+ * to it; copied into streams-only configurations; compared for reloads. */
+static void test_curve(void **state)
+{
+    csd_curve_keys server, client, other;
+    csd_error err;
+    assert_int_equal(csd_curve_keys_generate(&server, &err), 0);
+    assert_int_equal(csd_curve_keys_generate(&client, &err), 0);
+    assert_int_equal(csd_curve_keys_generate(&other, &err), 0);
+    char *sk = g_build_filename(tmpdir, "server.key", NULL);
+    char *sp = g_build_filename(tmpdir, "server.pub", NULL);
+    char *ok = g_build_filename(tmpdir, "other.key", NULL);
+    assert_int_equal(csd_curve_keys_save(sk, &server, 1, &err), 0);
+    assert_int_equal(csd_curve_keys_save(sp, &server, 0, &err), 0);
+    assert_int_equal(csd_curve_keys_save(ok, &other, 1, &err), 0);
+    char *list = g_strdup_printf("# clients\n%s\n", client.public_key);
+    g_free(write_conf("authorized.txt", list));
+    g_free(write_conf("bad-authorized.txt", "# clients\nnot-a-key\n"));
+    g_free(write_conf("bad.key", "[curve]\npublic-key = short\n"));
+
+    const char *stream = "[stream a]\nsource = testsrc://\nchain = videoconvert\n";
+    char *text = g_strdup_printf(
+        "[daemon]\ncurve_key = server.key\ncurve_authorized = authorized.txt\n%s", stream);
+    csd_config *c = load_text(text, 0, &err, NULL);
+    if (!c) fail_msg("%s", err.msg);
+    assert_string_equal(c->curve_key, sk); /* resolved against the file's directory */
+    assert_non_null(c->curve);
+    assert_string_equal(c->curve->public_key, server.public_key);
+    assert_string_equal(c->curve->secret_key, server.secret_key);
+    assert_non_null(c->authorized);
+    assert_int_equal(c->authorized->n, 1);
+    uint8_t raw[32];
+    assert_non_null(zmq_z85_decode(raw, client.public_key));
+    assert_true(csd_curve_authorized_contains(c->authorized, raw));
+    assert_non_null(zmq_z85_decode(raw, other.public_key));
+    assert_false(csd_curve_authorized_contains(c->authorized, raw));
+    csd_curve_authorized *copy = csd_config_curve_authorized_copy(c); /* for the ZAP handler */
+    assert_non_null(copy);
+    assert_ptr_not_equal(copy, c->authorized);
+    assert_int_equal(copy->n, 1);
+    assert_non_null(zmq_z85_decode(raw, client.public_key));
+    assert_true(csd_curve_authorized_contains(copy, raw));
+    csd_curve_authorized_free(&copy);
+
+    /* a streams-only configuration carries the daemon's keys */
+    csd_config *s = csd_config_load_streams(c, stream, strlen(stream), "request", &err);
+    if (!s) fail_msg("%s", err.msg);
+    assert_true(csd_config_curve_key_same(c, s));
+    assert_true(csd_config_curve_authorized_same(c, s));
+    assert_ptr_not_equal(s->curve, c->curve);
+
+    /* reload comparisons: other keys, no list, no CURVE */
+    char *t2 = g_strdup_printf("[daemon]\ncurve_key = other.key\n%s", stream);
+    csd_config *c2 = load_text(t2, 0, &err, NULL);
+    if (!c2) fail_msg("%s", err.msg);
+    assert_false(csd_config_curve_key_same(c, c2));
+    assert_false(csd_config_curve_authorized_same(c, c2));
+    assert_null(c2->authorized);
+    csd_config *plain = load_text(stream, 0, &err, NULL);
+    if (!plain) fail_msg("%s", err.msg);
+    assert_null(plain->curve);
+    assert_null(plain->curve_key);
+    assert_null(csd_config_curve_authorized_copy(plain));
+    assert_false(csd_config_curve_key_same(c2, plain));
+    assert_true(csd_config_curve_key_same(plain, plain));
+    assert_true(csd_config_curve_authorized_same(c2, plain));
+    csd_config_destroy(&plain);
+    csd_config_destroy(&c2);
+    csd_config_destroy(&s);
+    csd_config_destroy(&c);
+
+    /* errors name the configuration's line and the key file's problem */
+    char *e1 = g_strdup_printf("[daemon]\ncurve_authorized = authorized.txt\n%s", stream);
+    expect_error(e1, 2, "[daemon] curve_authorized: needs curve_key", NULL);
+    char *e2 = g_strdup_printf("# keys\n[daemon]\ncurve_key = bad.key\n%s", stream);
+    expect_error(e2, 3, "[daemon] curve_key: ", "bad.key:2", "public-key", NULL);
+    char *e3 = g_strdup_printf("[daemon]\ncurve_key = server.pub\n%s", stream);
+    expect_error(e3, 2, "[daemon] curve_key: ", "server.pub", "secret", NULL);
+    char *e4 = g_strdup_printf("[daemon]\ncurve_key = nope.key\n%s", stream);
+    expect_error(e4, 2, "[daemon] curve_key: ", "nope.key: no such file", NULL);
+    char *e5 = g_strdup_printf(
+        "[daemon]\ncurve_key = server.key\n\ncurve_authorized = bad-authorized.txt\n%s", stream);
+    expect_error(e5, 4, "[daemon] curve_authorized: ", "bad-authorized.txt:2", NULL);
+    /* the secret key never appears in a message */
+    char *mixed = g_strdup_printf("[curve]\npublic-key = %s\nsecret-key = %s\n", server.public_key,
+                                  other.secret_key);
+    g_free(write_conf("mixed.key", mixed));
+    g_free(mixed);
+    char *e6 = g_strdup_printf("[daemon]\ncurve_key = mixed.key\n%s", stream);
+    expect_error(e6, 2, "[daemon] curve_key: ", "mixed.key:3", NULL);
+    c = load_text(e6, 0, &err, NULL);
+    assert_null(c);
+    assert_null(strstr(err.msg, other.secret_key));
+    g_free(e1);
+    g_free(e2);
+    g_free(e3);
+    g_free(e4);
+    g_free(e5);
+    g_free(e6);
+    g_free(t2);
+    g_free(text);
+    g_free(list);
+    g_free(sk);
+    g_free(sp);
+    g_free(ok);
+}
+
 static int setup(void **state)
 {
     srcdir = getenv("CS_SOURCE_DIR");
@@ -674,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_daemon_keys_and_launch),
         cmocka_unit_test(test_load_streams),
         cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_curve),
         cmocka_unit_test(test_docs_in_sync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,14 +2,11 @@
  * what is sent through the inproc side (subscriptions flow back to the publishers); a subscriber
  * that does not read makes the XPUB refuse messages, which are counted against the stream named
  * in their topic; a second bind of the same endpoint fails with a reason; the inproc endpoint
- * accepts cspublish-style PUB sockets. No GStreamer. */
+ * accepts cspublish-style PUB sockets; with CURVE server keys a CURVE client receives. Every
+ * publisher binds tcp://127.0.0.1:* (no port clash with parallel tests). No GStreamer. */
 #include "publisher.h"
 
-#include <arpa/inet.h>
 #include <glib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,21 +18,30 @@
 
 static void *ctx;
 
-static char *free_endpoint(void)
+/* Publishers bind tcp://127.0.0.1:* (ZeroMQ picks a free port, no clash with tests running in
+ * parallel); subscribers connect to the endpoint it reports. */
+#define ANY_PORT "tcp://127.0.0.1:*"
+
+static const char *open_any(csd_publisher *p)
 {
-    /* a plain socket learns a free port and releases it at once (zmq_close is asynchronous) */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return g_strdup_printf("tcp://127.0.0.1:%d", ntohs(a.sin_port));
+    char why[256] = "";
+    const char *inproc = csd_publisher_open(p, ANY_PORT, why, sizeof why);
+    if (!inproc) fail_msg("csd_publisher_open: %s", why);
+    const char *bound = csd_publisher_bound(p, ANY_PORT);
+    assert_non_null(bound);
+    assert_true(g_str_has_prefix(bound, "tcp://127.0.0.1:"));
+    assert_string_not_equal(bound, ANY_PORT);
+    return bound;
 }
 
-static void *sub_new(const char *ep, int hwm)
+/* server_public: a CURVE client of that server (a fresh client key pair). */
+static void *sub_new_curve(const char *ep, int hwm, const char *server_public)
 {
     void *s = zmq_socket(ctx, ZMQ_SUB);
+    if (server_public) {
+        csd_error e;
+        if (csd_curve_client_apply(s, server_public, NULL, &e)) fail_msg("%s", e.msg);
+    }
     int linger = 0, buf = 1024;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (hwm) {
@@ -45,6 +51,11 @@ static void *sub_new(const char *ep, int hwm)
     zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
     assert_int_equal(zmq_connect(s, ep), 0);
     return s;
+}
+
+static void *sub_new(const char *ep, int hwm)
+{
+    return sub_new_curve(ep, hwm, NULL);
 }
 
 /* Sends until the subscriber hears one (subscriptions travel asynchronously). */
@@ -60,15 +71,16 @@ static void wait_joined(csd_publisher *p, const char *ep, void *sub)
 
 static void test_delivery(void **state)
 {
-    char *ep = free_endpoint();
-    csd_publisher *p = csd_publisher_new(ctx);
+    csd_publisher *p = csd_publisher_new(ctx, NULL);
     char why[256];
-    const char *inproc = csd_publisher_open(p, ep, why, sizeof why);
+    const char *ep = open_any(p);
+    const char *inproc = csd_publisher_open(p, ANY_PORT, why, sizeof why);
     assert_non_null(inproc);
     assert_true(g_str_has_prefix(inproc, "inproc://camstream-publish-"));
-    assert_string_equal(csd_publisher_open(p, ep, why, sizeof why), inproc); /* once */
+    assert_string_equal(csd_publisher_open(p, ANY_PORT, why, sizeof why), inproc); /* once */
+    assert_null(csd_publisher_bound(p, "tcp://127.0.0.1:1"));                      /* not open */
     void *sub = sub_new(ep, 0);
-    wait_joined(p, ep, sub);
+    wait_joined(p, ANY_PORT, sub);
     /* a cspublish-like PUB connected to the inproc side */
     void *pub = zmq_socket(ctx, ZMQ_PUB);
     assert_int_equal(zmq_connect(pub, inproc), 0);
@@ -96,7 +108,7 @@ static void test_delivery(void **state)
     assert_int_equal(csd_publisher_dropped(p, "cam"), 0);
 
     /* the endpoint is taken: a second publisher cannot bind it */
-    csd_publisher *q = csd_publisher_new(ctx);
+    csd_publisher *q = csd_publisher_new(ctx, NULL);
     assert_null(csd_publisher_open(q, ep, why, sizeof why));
     assert_non_null(strstr(why, "in use"));
     assert_int_equal(csd_publisher_send(q, ep, "status.x", "x", 1), -1); /* not open */
@@ -108,17 +120,14 @@ static void test_delivery(void **state)
     zmq_close(sub);
     csd_publisher_free(&p);
     csd_publisher_free(&p); /* safe twice */
-    g_free(ep);
 }
 
 /* A subscriber that never reads: once its queue is full, the XPUB refuses and counts. */
 static void test_slow_subscriber_drops(void **state)
 {
-    char *ep = free_endpoint();
-    csd_publisher *p = csd_publisher_new(ctx);
-    char why[256];
-    assert_non_null(csd_publisher_open(p, ep, why, sizeof why));
-    void *sub = sub_new(ep, 1);
+    csd_publisher *p = csd_publisher_new(ctx, NULL);
+    const char *ep = ANY_PORT;
+    void *sub = sub_new(open_any(p), 1);
     wait_joined(p, ep, sub);
     char *big = g_malloc0(64 * 1024);
     uint64_t slow = 0;
@@ -133,7 +142,30 @@ static void test_slow_subscriber_drops(void **state)
     g_free(big);
     zmq_close(sub);
     csd_publisher_free(&p);
-    g_free(ep);
+}
+
+/* With server keys the XPUB is a CURVE server: a CURVE client (which cannot talk to a plain
+ * server) that knows the server's public key gets the messages (no ZAP handler in this context: any
+ * client key is accepted). Keys without the secret cannot make a server: open fails with the
+ * reason. */
+static void test_curve(void **state)
+{
+    csd_curve_keys server;
+    csd_error e;
+    if (csd_curve_keys_generate(&server, &e)) fail_msg("%s", e.msg);
+    csd_publisher *p = csd_publisher_new(ctx, &server);
+    void *sub = sub_new_curve(open_any(p), 0, server.public_key);
+    wait_joined(p, ANY_PORT, sub);
+    zmq_close(sub);
+    csd_publisher_free(&p);
+
+    csd_curve_keys pub_only = server;
+    pub_only.secret_key[0] = '\0';
+    csd_publisher *q = csd_publisher_new(ctx, &pub_only);
+    char why[256] = "";
+    assert_null(csd_publisher_open(q, ANY_PORT, why, sizeof why));
+    assert_true(why[0] != '\0');
+    csd_publisher_free(&q);
 }
 
 int main(void)
@@ -142,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delivery),
         cmocka_unit_test(test_slow_subscriber_drops),
+        cmocka_unit_test(test_curve),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zmq_ctx_term(ctx);

@@ -95,7 +95,7 @@ static void test_plain_background(void **state)
     (void)state;
     enum { S = 48 };
     uint8_t rgb[S * S * 3];
-    const cs_synth_opts plain = {0, 0};
+    const cs_synth_opts plain = {0, 0, CS_SYNTH_HIGH};
     for (int i = 0; i < 300; i++) {
         cs_rng r = cs_synth_rng_for(21, (uint64_t)i);
         cs_synth_label lab;
@@ -122,6 +122,50 @@ static void test_plain_background(void **state)
             }
         assert_true(top && left);
     }
+}
+
+/* Difficulty levels: HIGH is what NULL options give (byte for byte); MEDIUM and LOW draw larger
+ * objects (LOW never occluded: the mask is the whole shape), and the names parse both ways. */
+static void test_levels(void **state)
+{
+    (void)state;
+    enum { S = 64 };
+    uint8_t a[S * S * 3], b[S * S * 3], mask[S * S];
+    const cs_synth_opts high = {1, 1, CS_SYNTH_HIGH}, med = {1, 1, CS_SYNTH_MEDIUM},
+                        low = {1, 1, CS_SYNTH_LOW}, bad = {1, 1, (cs_synth_level)7};
+    int differ = 0;
+    float min_med = S, min_low = S;
+    for (int i = 0; i < 300; i++) {
+        cs_synth_label la, lb;
+        cs_rng r = cs_synth_rng_for(41, (uint64_t)i), q = r;
+        assert_int_equal(cs_synth_shape_image(&r, S, CS_SHAPE_COUNT, NULL, a, NULL, &la), 0);
+        assert_int_equal(cs_synth_shape_image(&q, S, CS_SHAPE_COUNT, &high, b, NULL, &lb), 0);
+        assert_memory_equal(a, b, sizeof a);
+        r = cs_synth_rng_for(41, (uint64_t)i);
+        assert_int_equal(cs_synth_shape_image(&r, S, CS_SHAPE_COUNT, &med, b, mask, &lb), 0);
+        check_tight(mask, S, lb.box);
+        differ += memcmp(a, b, sizeof a) != 0;
+        min_med = fminf(min_med, fmaxf(lb.box[2], lb.box[3]));
+        r = cs_synth_rng_for(41, (uint64_t)i);
+        assert_int_equal(cs_synth_shape_image(&r, S, CS_SHAPE_COUNT, &low, b, mask, &lb), 0);
+        min_low = fminf(min_low, fmaxf(lb.box[2], lb.box[3]));
+    }
+    assert_true(differ > 250);
+    /* the smallest shape (a square, 1.44 r wide at r = 0.3·S/2) less 20 % occluded */
+    assert_true(min_med >= 0.17f * S);
+    assert_true(min_low >= 0.25f * S); /* r ≥ 0.35·S/2, nothing hidden */
+    cs_rng r = cs_synth_rng_for(41, 0);
+    cs_synth_label lab;
+    assert_int_equal(cs_synth_shape_image(&r, S, 3, &bad, a, NULL, &lab), -1);
+    assert_int_equal(cs_synth_figure_image(&r, S, &bad, a, NULL, &lab), -1);
+    assert_null(cs_synth_scene_new_level(64, 64, 1, 3, 0, 1, (cs_synth_level)3));
+    for (int k = 0; k < 3; k++) {
+        cs_synth_level l;
+        assert_int_equal(cs_synth_level_parse(cs_synth_level_name((cs_synth_level)k), &l), 0);
+        assert_int_equal(l, k);
+    }
+    cs_synth_level l;
+    assert_int_equal(cs_synth_level_parse("hard", &l), -1);
 }
 
 static void test_figures(void **state)
@@ -366,11 +410,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shape_boxes),
-        cmocka_unit_test(test_plain_background),
-        cmocka_unit_test(test_figures),
-        cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_dataset_and_splits),
+        cmocka_unit_test(test_shape_boxes), cmocka_unit_test(test_plain_background),
+        cmocka_unit_test(test_levels),      cmocka_unit_test(test_figures),
+        cmocka_unit_test(test_determinism), cmocka_unit_test(test_dataset_and_splits),
         cmocka_unit_test(test_scene),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,6 +1,6 @@
 /* The bundled architectures, built as ONNX graphs (camstream/model_builder.h) for 64×64
- * inputs and 2 CPU cores: a backbone of 4 conv-BN-ReLU blocks (strides 2, 1, 2, 2: 64 -> 8
- * pixels) whose last ReLU is the target layer `features`, then
+ * inputs and 2 CPU cores: a backbone of 6 conv-BN-ReLU blocks (strides 2, 1, 2, 1, 2, 1: 64 ->
+ * 8 pixels, receptive field 43 px) whose last ReLU is the target layer `features`, then
  *   gap       GlobalAveragePool -> Gemm -> `logits` (CAM-able: one linear layer after GAP)
  *   multitask the same `logits` + Flatten(features) -> Gemm -> Sigmoid -> `box` (cx, cy, w, h)
  *   pose      Flatten(features) -> Gemm -> ReLU -> Gemm -> Sigmoid -> `pose` (x, y per joint)
@@ -209,10 +209,15 @@ cs_arch *cs_arch_build(const cs_arch_cfg *cfg, cs_error *err)
     a->target_layer = "features";
     int64_t xd[4] = {-1, cfg->channels, cfg->height, cfg->width};
     mb_input(bd.b, "input", MB_F32, 4, xd);
+    /* The original 4 blocks (strides 2, 1, 2, 2) see 19 px: too little of a 20–38 px shape
+     * to tell its outline, and `synth images` classes stayed near chance (docs/TRAINING.md).
+     * One 3×3 stride-1 block after each downsampling one doubles it at about the same cost. */
     block(&bd, 1, "input", cfg->channels, w, 2, "relu1");
-    block(&bd, 2, "relu1", w, 2 * w, 1, "relu2");
-    block(&bd, 3, "relu2", 2 * w, 2 * w, 2, "relu3");
-    block(&bd, 4, "relu3", 2 * w, fc_, 2, "features");
+    block(&bd, 2, "relu1", w, w, 1, "relu2");
+    block(&bd, 3, "relu2", w, 2 * w, 2, "relu3");
+    block(&bd, 4, "relu3", 2 * w, 2 * w, 1, "relu4");
+    block(&bd, 5, "relu4", 2 * w, fc_, 2, "relu5");
+    block(&bd, 6, "relu5", fc_, fc_, 1, "features");
     if (cfg->kind == CS_ARCH_GAP || cfg->kind == CS_ARCH_MULTITASK) {
         mb_node(bd.b, "GlobalAveragePool", "gap", MB_IN("features"), MB_OUT("gap"));
         Onnx__NodeProto *n = mb_node(bd.b, "Flatten", "gap_flat", MB_IN("gap"), MB_OUT("gap_flat"));

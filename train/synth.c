@@ -41,6 +41,23 @@ const char *cs_shape_name(cs_shape s)
     return (unsigned)s < CS_SHAPE_COUNT ? shape_names[s] : "?";
 }
 
+static const char *const level_names[] = {"high", "medium", "low"};
+
+int cs_synth_level_parse(const char *name, cs_synth_level *level)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, level_names[i])) {
+            *level = (cs_synth_level)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *cs_synth_level_name(cs_synth_level level)
+{
+    return (unsigned)level < 3 ? level_names[level] : "?";
+}
+
 const char *const cs_figure_joint_names[CS_FIGURE_JOINTS] = {
     "head",    "neck",  "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist",
     "r_wrist", "l_hip", "r_hip",      "l_knee",     "r_knee",  "l_ankle", "r_ankle"};
@@ -86,11 +103,16 @@ static int count_visible(const float *obj, const float *occ, const float *extra,
     return c;
 }
 
-/* Occluding pieces over the object: each kept only while at least 60 % stays visible. */
-static void occlude(scratch *s, cs_rng *r, float cx, float cy, float rad, const float avoid[3])
+/* Occluding pieces over the object (HIGH: up to 2, each kept only while at least 60 % stays
+ * visible; MEDIUM: up to 1, 80 %; LOW: none). */
+static void occlude(scratch *s, cs_rng *r, float cx, float cy, float rad, const float avoid[3],
+                    cs_synth_level level)
 {
+    if (level == CS_SYNTH_LOW) return;
     size_t n = (size_t)s->cv.w * s->cv.h;
-    int full = count_visible(s->obj, s->occ, NULL, n), pieces = rng_int(r, 3);
+    int keep = level == CS_SYNTH_HIGH ? 6 : 8;
+    int full = count_visible(s->obj, s->occ, NULL, n),
+        pieces = rng_int(r, level == CS_SYNTH_HIGH ? 3 : 2);
     for (int k = 0; k < pieces; k++) {
         geom g;
         paint p;
@@ -108,7 +130,7 @@ static void occlude(scratch *s, cs_rng *r, float cx, float cy, float rad, const 
         paint_random(r, &p, col, col, px, py, rad, 0);
         memset(s->tmp, 0, n * sizeof(float));
         draw(&s->cv, &g, NULL, s->tmp);
-        if (count_visible(s->obj, s->occ, s->tmp, n) * 10 < full * 6) continue;
+        if (count_visible(s->obj, s->occ, s->tmp, n) * 10 < full * keep) continue;
         draw(&s->cv, &g, &p, s->occ);
     }
 }
@@ -148,7 +170,8 @@ int cs_synth_shape_image(cs_rng *r, int size, int n_classes, const cs_synth_opts
 {
     static const cs_synth_opts defaults = CS_SYNTH_OPTS_DEFAULT;
     if (!opts) opts = &defaults;
-    if (size < 8 || size > CS_DATASET_MAX_SIDE || n_classes < 1 || n_classes > CS_SHAPE_COUNT)
+    if (size < 8 || size > CS_DATASET_MAX_SIDE || n_classes < 1 || n_classes > CS_SHAPE_COUNT ||
+        (unsigned)opts->level > CS_SYNTH_LOW)
         return -1;
     scratch s;
     if (scratch_new(&s, size, size)) {
@@ -158,14 +181,15 @@ int cs_synth_shape_image(cs_rng *r, int size, int n_classes, const cs_synth_opts
     float base[3], c1[3];
     draw_background(&s.cv, r, opts->clutter, base);
     int cls = rng_int(r, n_classes);
-    float rad = 0.5f * size * (float)rng_range(r, 0.2, 0.6);
+    double lo = opts->level == CS_SYNTH_HIGH ? 0.2 : opts->level == CS_SYNTH_MEDIUM ? 0.3 : 0.35;
+    float rad = 0.5f * size * (float)rng_range(r, lo, 0.6);
     float cx = (float)rng_range(r, rad, size - rad), cy = (float)rng_range(r, rad, size - rad);
     geom g;
     paint p;
     geom_shape(&g, (cs_shape)cls, cx, cy, rad, (float)rng_range(r, 0, 2 * PI_F));
     object_paint(r, &p, base, cx, cy, rad, c1);
     draw(&s.cv, &g, &p, s.obj);
-    if (opts->occlusion) occlude(&s, r, cx, cy, rad, c1);
+    if (opts->occlusion) occlude(&s, r, cx, cy, rad, c1, opts->level);
     memset(lab, 0, sizeof *lab);
     lab->cls = cls;
     int ok = tight_box(&s, 1, mask, lab->box);
@@ -231,7 +255,7 @@ int cs_synth_figure_image(cs_rng *r, int size, const cs_synth_opts *opts, uint8_
 {
     static const cs_synth_opts defaults = CS_SYNTH_OPTS_DEFAULT;
     if (!opts) opts = &defaults;
-    if (size < 16 || size > CS_DATASET_MAX_SIDE) return -1;
+    if (size < 16 || size > CS_DATASET_MAX_SIDE || (unsigned)opts->level > CS_SYNTH_LOW) return -1;
     scratch s;
     if (scratch_new(&s, size, size)) {
         scratch_free(&s);
@@ -266,7 +290,7 @@ int cs_synth_figure_image(cs_rng *r, int size, const cs_synth_opts *opts, uint8_
     geom_figure(&g, j, thick * sc, head_r * sc);
     object_paint(r, &p, base, cx, cy, rad * 0.5f, c1);
     draw(&s.cv, &g, &p, s.obj);
-    if (opts->occlusion) occlude(&s, r, cx, cy, rad * 0.6f, c1);
+    if (opts->occlusion) occlude(&s, r, cx, cy, rad * 0.6f, c1, opts->level);
     memset(lab, 0, sizeof *lab);
     lab->cls = 0;
     lab->n_kp = CS_FIGURE_JOINTS;
@@ -315,6 +339,13 @@ static cs_status fail(cs_error *err, cs_status st, const char *fmt, ...)
 cs_status cs_synth_dataset(const char *dir, cs_synth_kind kind, int count, int size, int n_classes,
                            uint64_t seed, const double split[3], cs_error *err)
 {
+    return cs_synth_dataset_opts(dir, kind, count, size, n_classes, seed, split, NULL, err);
+}
+
+cs_status cs_synth_dataset_opts(const char *dir, cs_synth_kind kind, int count, int size,
+                                int n_classes, uint64_t seed, const double split[3],
+                                const cs_synth_opts *opts, cs_error *err)
+{
     if (count < 1 || size < 16 || size > 4096 ||
         (kind == CS_SYNTH_SHAPES && (n_classes < 1 || n_classes > CS_SHAPE_COUNT)))
         return fail(err, CS_ERR_INVALID, "%s: invalid synth arguments", dir);
@@ -336,8 +367,8 @@ cs_status cs_synth_dataset(const char *dir, cs_synth_kind kind, int count, int s
         cs_rng r = cs_synth_rng_for(seed, (uint64_t)i);
         cs_synth_label lab;
         int ok = kind == CS_SYNTH_SHAPES
-                     ? cs_synth_shape_image(&r, size, n_classes, NULL, rgb, NULL, &lab)
-                     : cs_synth_figure_image(&r, size, NULL, rgb, NULL, &lab);
+                     ? cs_synth_shape_image(&r, size, n_classes, opts, rgb, NULL, &lab)
+                     : cs_synth_figure_image(&r, size, opts, rgb, NULL, &lab);
         if (ok != 0) {
             rc = fail(err, CS_ERR_INVALID, "%s: image %d could not be rendered", dir, i);
             break;

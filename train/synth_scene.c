@@ -55,8 +55,16 @@ static float bounce(float p0, float v, int t, float lo, float hi)
 cs_synth_scene *cs_synth_scene_new(int width, int height, int n_objects, int n_classes, int figure,
                                    uint64_t seed)
 {
+    return cs_synth_scene_new_level(width, height, n_objects, n_classes, figure, seed,
+                                    CS_SYNTH_HIGH);
+}
+
+cs_synth_scene *cs_synth_scene_new_level(int width, int height, int n_objects, int n_classes,
+                                         int figure, uint64_t seed, cs_synth_level level)
+{
     if (width < 16 || height < 16 || width > 4096 || height > 4096 || n_objects < 0 ||
-        n_objects > 16 || n_classes < 1 || n_classes > CS_SHAPE_COUNT || n_objects + !!figure < 1)
+        n_objects > 16 || n_classes < 1 || n_classes > CS_SHAPE_COUNT || n_objects + !!figure < 1 ||
+        (unsigned)level > CS_SYNTH_LOW)
         return NULL;
     cs_synth_scene *sc = calloc(1, sizeof *sc);
     if (!sc) return NULL;
@@ -81,7 +89,9 @@ cs_synth_scene *cs_synth_scene_new(int width, int height, int n_objects, int n_c
         mover *m = &sc->obj[k];
         float c1[3], c2[3];
         m->cls = rng_int(&r, n_classes);
-        m->rad = 0.5f * side * (float)rng_range(&r, 0.15, 0.35);
+        m->rad =
+            0.5f * side *
+            (float)(level == CS_SYNTH_HIGH ? rng_range(&r, 0.15, 0.35) : rng_range(&r, 0.3, 0.6));
         m->x0 = (float)rng_range(&r, m->rad, width - m->rad);
         m->y0 = (float)rng_range(&r, m->rad, height - m->rad);
         float sp = side * (float)rng_range(&r, 0.004, 0.015),

@@ -42,6 +42,17 @@ static int new_value(cs_plan *p)
     return id;
 }
 
+/* Value id as a constant read from the shared cache (not owned by the plan). */
+static void shared_value(cs_plan *p, int id, int ndim, const int64_t *dims, void *data,
+                         int64_t stable)
+{
+    cs_pvalue *v = &p->v[id];
+    cs_tensor_set_shape(&v->t, CS_F32, ndim, dims);
+    v->t.data = data;
+    v->stable = stable;
+    v->shaped = v->konst = v->readable = true;
+}
+
 static cs_status fold_one(cs_plan *p, int bn_k, cs_error *err)
 {
     cs_step *bn = &p->steps[bn_k];
@@ -91,13 +102,37 @@ static cs_status fold_one(cs_plan *p, int bn_k, cs_error *err)
     if (n->n_in > 2 && n->in[2] >= 0 && !bias) scalar_bias = *(const float *)p->v[n->in[2]].t.data;
 
     int wid = new_value(p), bid = new_value(p);
-    float *nw = cs_plan_own_f32(p, wid, w->t.ndim, w->t.dims);
     int64_t bdims[1] = {c};
-    float *nb = cs_plan_own_f32(p, bid, 1, bdims);
-    if (!nw || !nb) return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory folding BatchNorm");
+    /* Every operand read from the model: the folded pair is the same for every plan of it,
+     * so plans share one copy (wcache.h). */
+    int64_t key[8] = {'B', prod, bn_k};
+    bool shared = p->share;
+    for (int i = 0; i < 5 && shared; i++) {
+        int id = i == 0 ? n->in[1] : bn->node.in[i];
+        shared = (key[3 + i] = cs_plan_stable(p, id)) != 0;
+    }
+    if (shared && n->n_in > 2 && n->in[2] >= 0) shared = cs_plan_stable(p, n->in[2]) != 0;
+    float *nw, *nb;
+    void *block = NULL;
+    size_t wbytes = (sizeof(float) * (size_t)w->t.numel + 63) / 64 * 64;
+    bool hit = false;
+    if (shared) {
+        block = cs_plan_share_get(p, key, 8);
+        hit = block != NULL;
+        if (!block &&
+            !(block = aligned_alloc(64, wbytes + (sizeof(float) * (size_t)c + 63) / 64 * 64)))
+            return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory folding BatchNorm");
+        nw = block;
+        nb = (float *)((char *)block + wbytes);
+    } else {
+        nw = cs_plan_own_f32(p, wid, w->t.ndim, w->t.dims);
+        nb = cs_plan_own_f32(p, bid, 1, bdims);
+        if (!nw || !nb)
+            return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory folding BatchNorm");
+    }
     const float *ow = w->t.data;
     int64_t per = w->t.numel / c;
-    for (int64_t o = 0; o < c; o++) {
+    for (int64_t o = 0; o < c && !hit; o++) { /* a hit is already folded */
         float s = gamma[o] / sqrtf(var[o] + eps);
         float b0 = bias ? bias[o] : scalar_bias;
         if (n->op == CS_OP_CONV || trans_b) {
@@ -108,6 +143,12 @@ static cs_status fold_one(cs_plan *p, int bn_k, cs_error *err)
         /* Gemm: Y = alpha·A·B + beta·C, so the shift enters C divided by beta. */
         nb[o] = n->op == CS_OP_CONV ? (b0 - mean[o]) * s + bbeta[o]
                                     : b0 * s + (bbeta[o] - mean[o] * s) / beta;
+    }
+    if (shared) {
+        if (!hit && !(block = cs_plan_share_put(p, key, 8, block, free)))
+            return cs_node_fail(err, CS_ERR_NOMEM, n, "out of memory sharing folded weights");
+        shared_value(p, wid, w->t.ndim, w->t.dims, block, -(2 * (int64_t)prod + 1));
+        shared_value(p, bid, 1, bdims, (char *)block + wbytes, -(2 * (int64_t)prod + 2));
     }
     n->in[1] = wid;
     if (n->n_in < 3) n->n_in = 3;

@@ -35,6 +35,56 @@ float *cs_plan_own_f32(cs_plan *p, int id, int ndim, const int64_t *dims)
     return v->owned;
 }
 
+static bool hold(cs_plan *p, cs_wcache_entry *e)
+{
+    if (p->n_held == p->cap_held) {
+        int cap = p->cap_held ? 2 * p->cap_held : 16;
+        cs_wcache_entry **h = realloc(p->held, sizeof *h * (size_t)cap);
+        if (!h) return false;
+        p->held = h;
+        p->cap_held = cap;
+    }
+    p->held[p->n_held++] = e;
+    return true;
+}
+
+void *cs_plan_share_get(cs_plan *p, const int64_t *key, int n)
+{
+    void *data = NULL;
+    cs_wcache_entry *e = cs_wcache_get(p->m, key, n, &data);
+    if (!e) return NULL;
+    if (!hold(p, e)) {
+        cs_wcache_release(e);
+        return NULL; /* recomputed on the miss path, where out of memory is reported */
+    }
+    return data;
+}
+
+void *cs_plan_share_put(cs_plan *p, const int64_t *key, int n, void *data, void (*free_fn)(void *))
+{
+    cs_wcache_entry *e = cs_wcache_put(p->m, key, n, &data, free_fn);
+    if (!e) {
+        free_fn(data);
+        return NULL;
+    }
+    if (!hold(p, e)) {
+        cs_wcache_release(e);
+        return NULL;
+    }
+    return data;
+}
+
+int64_t cs_plan_stable(const cs_plan *p, int id)
+{
+    if (id < 0) return 0;
+    const cs_pvalue *v = &p->v[id];
+    if (v->stable) return v->stable;
+    if (id < p->m->n_values && !v->param && p->m->values[id].konst &&
+        v->t.data == p->m->values[id].konst->data)
+        return id + 1;
+    return 0;
+}
+
 static void free_node(cs_node *n)
 {
     const cs_op_def *d = cs_op_defs[n->op];
@@ -60,6 +110,7 @@ void cs_plan_destroy(cs_plan **pp)
     cs_plan *p = *pp;
     for (int i = 0; i < p->n_steps; i++) {
         cs_step *s = &p->steps[i];
+        if (s->shared_prep) s->node.prep = NULL; /* the cache's, released below */
         free_node(&s->node);
         free(s->node.in);
         free(s->node.out);
@@ -67,6 +118,11 @@ void cs_plan_destroy(cs_plan **pp)
         free(s->out);
     }
     for (int i = 0; i < p->n_values; i++) free(p->v[i].owned);
+    for (int i = 0; i < p->n_held; i++) cs_wcache_release(p->held[i]);
+    free(p->held);
+    free(p->bound);
+    free(p->bound_in_place);
+    free(p->input_home);
     free(p->params);
     free(p->steps);
     free(p->v);
@@ -448,6 +504,58 @@ static bool reads_param(const cs_plan *p, const cs_step *s)
     return false;
 }
 
+/* Key of a step's prepared data: the node, its fused activation and each input's stable key
+ * (constants) or shape (the rest). prepare() depends on nothing else (not on threads), so
+ * equal keys give identical prep. 0 when a constant input depends on this plan. */
+static int prep_key(const cs_plan *p, int k, int64_t *key, int cap)
+{
+    const cs_node *n = &p->steps[k].node;
+    int len = 0;
+    if (cap < 5) return 0;
+    key[len++] = 'P';
+    key[len++] = k;
+    key[len++] = n->op;
+    key[len++] = n->act.kind;
+    key[len++] = n->n_in;
+    for (int i = 0; i < n->n_in; i++) {
+        const cs_tensor *t = p->steps[k].in[i];
+        if (len + 2 + CS_MAX_DIMS > cap) return 0;
+        if (!t) {
+            key[len++] = -1;
+        } else if (t->data) {
+            if (!(key[len++] = cs_plan_stable(p, n->in[i]))) return 0;
+        } else {
+            key[len++] = t->ndim;
+            for (int d = 0; d < t->ndim; d++) key[len++] = t->dims[d];
+        }
+    }
+    return len;
+}
+
+/* d->prepare for step k, through the shared cache when the plan shares derived weights. */
+static cs_status prepare_step(cs_plan *p, int k, cs_error *err)
+{
+    cs_step *s = &p->steps[k];
+    const cs_op_def *d = cs_op_defs[s->node.op];
+    int64_t key[256];
+    int n = p->share ? prep_key(p, k, key, 256) : 0;
+    void *prep = n ? cs_plan_share_get(p, key, n) : NULL;
+    if (prep) {
+        s->node.prep = prep;
+        s->shared_prep = true;
+        return CS_OK;
+    }
+    cs_status st = d->prepare(&s->node, s->in, s->out, err);
+    if (st != CS_OK || !n || !s->node.prep) return st;
+    prep = s->node.prep;
+    s->node.prep = NULL;
+    prep = cs_plan_share_put(p, key, n, prep, d->free_prep ? d->free_prep : free);
+    if (!prep) return cs_node_fail(err, CS_ERR_NOMEM, &s->node, "out of memory sharing weights");
+    s->node.prep = prep;
+    s->shared_prep = true;
+    return CS_OK;
+}
+
 cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
 {
     cs_plan_opts def = cs_plan_opts_default();
@@ -491,6 +599,8 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
     for (int i = 0; i < m->n_outputs; i++) p->v[m->outputs[i]].keep = true;
     for (int i = 0; i < m->n_inputs; i++) p->v[m->inputs[i]].keep = true;
     p->gradients = o->gradients != 0 || o->trainable != 0;
+    /* Trainable plans own writable parameters: nothing derived from them is shared. */
+    p->share = !o->trainable;
     if (o->trainable && (st = make_params(p, err)) != CS_OK) goto fail;
     if (o->keep_all)
         for (int i = 0; i < m->n_values; i++) p->v[i].keep = true;
@@ -506,9 +616,7 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
         bind(p, s);
         const cs_op_def *d = cs_op_defs[s->node.op];
         /* Prepacked weights would go stale when a parameter changes: read them as stored. */
-        if (d->prepare && !reads_param(p, s) &&
-            (st = d->prepare(&s->node, s->in, s->out, err)) != CS_OK)
-            goto fail;
+        if (d->prepare && !reads_param(p, s) && (st = prepare_step(p, k, err)) != CS_OK) goto fail;
         if (s->node.scratch_bytes > p->scratch_bytes) p->scratch_bytes = s->node.scratch_bytes;
         p->n_live_steps++;
     }
@@ -533,6 +641,14 @@ cs_plan *cs_plan_new(const cs_model *m, const cs_plan_opts *o, cs_error *err)
     }
     p->n_inputs = m->n_inputs;
     p->n_outputs = m->n_outputs;
+    p->bound = calloc((size_t)m->n_inputs + 1, sizeof *p->bound);
+    p->bound_in_place = calloc((size_t)m->n_inputs + 1, sizeof *p->bound_in_place);
+    p->input_home = calloc((size_t)m->n_inputs + 1, sizeof *p->input_home);
+    if (!p->bound || !p->bound_in_place || !p->input_home) {
+        st = cs_fail(err, CS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < m->n_inputs; i++) p->input_home[i] = p->v[m->inputs[i]].t.data;
     return p;
 fail:
     (void)st;
@@ -560,11 +676,45 @@ cs_status cs_plan_run(cs_plan *p, cs_error *err)
     cs_blas_threads(1);
     cs_exec ex = {
         .threads = p->threads, .pool = p->pool, .scratch = p->scratch, .training = p->training};
+    for (int i = 0; i < p->n_inputs; i++) /* bound but misaligned: copied */
+        if (p->bound[i] && !p->bound_in_place[i])
+            memcpy(p->input_home[i], p->bound[i], cs_tensor_bytes(&p->v[p->m->inputs[i]].t));
     for (int k = 0; k < p->n_steps; k++) {
         cs_step *s = &p->steps[k];
         if (!s->dead) cs_op_defs[s->node.op]->forward(&s->node, s->in, s->out, &ex);
     }
     return CS_OK;
+}
+
+/* Points the input's buffer, and every value aliasing it (Reshape of the input...), at data. */
+static void set_input_data(cs_plan *p, int id, void *data)
+{
+    for (int j = 0; j < p->n_values; j++)
+        if (j == id || (p->v[j].alias_of >= 0 && root_of(p, j) == id)) p->v[j].t.data = data;
+}
+
+int cs_plan_bind_input(cs_plan *p, int i, const float *data, cs_error *err)
+{
+    if (i < 0 || i >= p->n_inputs) {
+        cs_fail(err, CS_ERR_INVALID, "%s: bind: no input %d (the plan has %d)", p->m->source, i,
+                p->n_inputs);
+        return -1;
+    }
+    int id = p->m->inputs[i];
+    const cs_pvalue *v = &p->v[id];
+    if (v->konst || v->t.type != CS_F32) {
+        cs_fail(err, CS_ERR_INVALID, "%s: bind: input '%s' is %s", p->m->source, v->t.name,
+                v->konst ? "a plan-time constant" : "not float");
+        return -1;
+    }
+    /* The kernels read inputs with unaligned loads: float alignment is all they need. The
+     * memory plan keeps every input readable (never reused), so the planner writes nothing
+     * into the caller's memory; aliases of the input (Reshape...) follow it. */
+    bool in_place = data && (uintptr_t)data % _Alignof(float) == 0;
+    p->bound[i] = data;
+    p->bound_in_place[i] = in_place;
+    set_input_data(p, id, in_place ? (void *)data : p->input_home[i]);
+    return in_place ? 1 : 0;
 }
 
 int cs_plan_n_params(const cs_plan *p)

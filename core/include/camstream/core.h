@@ -19,7 +19,10 @@
  *     cs_plan_destroy(&p);                                         // safe twice
  *     cs_model_destroy(&m);
  *
- * A model is immutable once loaded and may back any number of plans (one per stream).
+ * A model is immutable once loaded and may back any number of plans (one per stream). Plans
+ * of one model share its derived weights (BatchNorm-folded, prepacked) read-only through a
+ * process-wide, thread-safe, refcounted cache: the first plan computes them, the last one
+ * destroyed frees them. Trainable plans own their parameters and share nothing.
  * The library never prints and never exits: failures return NULL or a status and fill
  * cs_error with one message that names what failed and where (file, node, op, reason).
  */
@@ -133,6 +136,15 @@ int cs_plan_n_outputs(const cs_plan *p);
 const cs_tensor *cs_plan_output(const cs_plan *p, int i);
 
 cs_status cs_plan_run(cs_plan *p, cs_error *err);
+
+/* Zero-copy input: until the next bind of input i (NULL restores the plan's own buffer),
+ * every cs_plan_run reads input i from the caller's `data` (cs_tensor_bytes of
+ * cs_plan_input(p, i), unchanged by the run) instead of cs_plan_input(p, i)->data, which then
+ * points at `data` too (do not write through it). Returns 1 when the plan reads data in place,
+ * 0 when data is NULL or not float-aligned (then each run copies it into the plan's buffer),
+ * -1 when i is not a float input the plan can bind (err filled). Plans of any kind, gradient
+ * ones included: the backward passes read the bound data as well. */
+int cs_plan_bind_input(cs_plan *p, int i, const float *data, cs_error *err);
 
 /* Every named tensor of the planned graph (inputs, intermediates, outputs, constants),
  * with its shape. `readable` says whether its data holds this tensor after a run. */

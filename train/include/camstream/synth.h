@@ -62,13 +62,24 @@ const char *cs_shape_name(cs_shape s);
 extern const char *const cs_figure_joint_names[CS_FIGURE_JOINTS];
 extern const int cs_figure_skeleton[CS_FIGURE_EDGES][2];
 
+/* How hard the images are (--difficulty). HIGH is the original generator, byte for byte:
+ * objects 20–60 % of the image, up to two occluders hiding up to 40 %. MEDIUM: objects
+ * 30–60 %, at most one occluder hiding up to 20 % (the bundled models train on it: small
+ * CNNs need many more images at HIGH, docs/TRAINING.md). LOW: objects 35–60 %, no occluders.
+ * The clutter background is the same at every level. */
+typedef enum { CS_SYNTH_HIGH, CS_SYNTH_MEDIUM, CS_SYNTH_LOW } cs_synth_level;
+/* Parses "low", "medium" or "high"; -1 if it is none of them. */
+int cs_synth_level_parse(const char *name, cs_synth_level *level);
+const char *cs_synth_level_name(cs_synth_level level);
+
 typedef struct cs_synth_opts {
-    int clutter;   /* background blobs, lines, gradient and noise (0: one flat colour) */
-    int occlusion; /* occluding pieces over the object */
+    int clutter;          /* background blobs, lines, gradient and noise (0: one flat colour) */
+    int occlusion;        /* occluding pieces over the object */
+    cs_synth_level level; /* 0 (HIGH) unless set */
 } cs_synth_opts;
 #define CS_SYNTH_OPTS_DEFAULT                                                                      \
     {                                                                                              \
-        1, 1                                                                                       \
+        1, 1, CS_SYNTH_HIGH                                                                        \
     }
 
 typedef struct cs_synth_label {
@@ -97,6 +108,10 @@ typedef enum { CS_SYNTH_SHAPES, CS_SYNTH_FIGURES } cs_synth_kind;
  * test. n_classes: shapes 1..6 (figures: ignored, one class "person"). */
 cs_status cs_synth_dataset(const char *dir, cs_synth_kind kind, int count, int size, int n_classes,
                            uint64_t seed, const double split[3], cs_error *err);
+/* The same with options (opts NULL: CS_SYNTH_OPTS_DEFAULT). */
+cs_status cs_synth_dataset_opts(const char *dir, cs_synth_kind kind, int count, int size,
+                                int n_classes, uint64_t seed, const double split[3],
+                                const cs_synth_opts *opts, cs_error *err);
 /* How many images of `count` go to each split (the rule above). */
 void cs_synth_split_counts(int count, const double split[3], int out[CS_SPLIT_COUNT]);
 
@@ -109,6 +124,10 @@ typedef struct cs_synth_scene cs_synth_scene;
  * background. NULL on bad arguments. */
 cs_synth_scene *cs_synth_scene_new(int width, int height, int n_objects, int n_classes, int figure,
                                    uint64_t seed);
+/* The same with a difficulty level: MEDIUM and LOW draw shapes of 30–60 % of the frame's
+ * shorter side, as the images of that level (HIGH, the default: 15–35 %). */
+cs_synth_scene *cs_synth_scene_new_level(int width, int height, int n_objects, int n_classes,
+                                         int figure, uint64_t seed, cs_synth_level level);
 /* Renders frame t (any t ≥ 0, independent of earlier calls) into rgb (w·h·3) and writes up
  * to max_labels labels (objects whose visible part is at least 1 pixel; id = object index,
  * the figure last). Returns the number of labels. */

@@ -24,6 +24,15 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi,
                     float *out);
+/* After getopt_long(argc, argv, ":h", ...) returned ':' (missing value) or
+ * anything unknown: print "camstream CMD: OPT needs a value" or
+ * "camstream CMD: unknown option 'OPT' (see --help)" and return CLI_USAGE. */
+int cli_getopt_fail(const char *cmd, int c, char **argv);
+/* 0 when getopt_long consumed every argument; else print
+ * "camstream CMD: unexpected argument 'ARG' (see --help)" and return CLI_USAGE. */
+int cli_no_extra_args(const char *cmd, int argc, char **argv);
+/* 0 when given; else print "camstream CMD: OPT is required" and return CLI_USAGE. */
+int cli_require(const char *cmd, const char *opt, int given);
 /* CLOCK_MONOTONIC in milliseconds. */
 double cli_now_ms(void);
 /* s as a JSON string literal (quoted, escaped); NULL as null. */

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
@@ -33,6 +34,29 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
     }
     *out = (float)v;
     return 0;
+}
+
+int cli_getopt_fail(const char *cmd, int c, char **argv)
+{
+    if (c == ':')
+        fprintf(stderr, "camstream %s: %s needs a value\n", cmd, argv[optind - 1]);
+    else
+        fprintf(stderr, "camstream %s: unknown option '%s' (see --help)\n", cmd, argv[optind - 1]);
+    return CLI_USAGE;
+}
+
+int cli_no_extra_args(const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc) return 0;
+    fprintf(stderr, "camstream %s: unexpected argument '%s' (see --help)\n", cmd, argv[optind]);
+    return CLI_USAGE;
+}
+
+int cli_require(const char *cmd, const char *opt, int given)
+{
+    if (given) return 0;
+    fprintf(stderr, "camstream %s: %s is required\n", cmd, opt);
+    return CLI_USAGE;
 }
 
 double cli_now_ms(void)

@@ -206,20 +206,12 @@ static int parse_args(int argc, char **argv, eval_args *a)
         case 'h':
             usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "camstream " CMD ": %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "camstream " CMD ": unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
+        default: /* ':' (missing value) or '?' (unknown option) */
+            return cli_getopt_fail(CMD, c, argv);
         }
         if (bad) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "camstream " CMD ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
+    if (cli_no_extra_args(CMD, argc, argv)) return 2;
     if (!a->model || !a->data) {
         fprintf(stderr,
                 "camstream " CMD ": --model M.model and --data DIR are required (see --help)\n");

@@ -265,21 +265,13 @@ static int parse_args(int argc, char **argv, explain_args *a)
         case 'h':
             explain_usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "camstream " CMD ": %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (pp_cli_option(&a->pp, c, optarg)) break;
-            fprintf(stderr, "camstream " CMD ": unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
+        default: /* ':' (missing value) or '?' (unknown option) */
+            if (c != ':' && pp_cli_option(&a->pp, c, optarg)) break;
+            return cli_getopt_fail(CMD, c, argv);
         }
         if (bad) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "camstream " CMD ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
+    if (cli_no_extra_args(CMD, argc, argv)) return 2;
     if (!a->model) {
         fprintf(stderr, "camstream " CMD ": --model M.onnx is required (see --help)\n");
         return 2;

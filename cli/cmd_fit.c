@@ -160,20 +160,12 @@ static int parse_args(int argc, char **argv, fit_args *a)
         case 'h':
             fit_usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "camstream " CMD ": %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "camstream " CMD ": unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
+        default: /* ':' (missing value) or '?' (unknown option) */
+            return cli_getopt_fail(CMD, c, argv);
         }
         if (bad) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "camstream " CMD ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
+    if (cli_no_extra_args(CMD, argc, argv)) return 2;
     if (!!a->data == !!a->video || !a->out || !a->kind_given) {
         fprintf(stderr, "camstream " CMD ": --data (or --video), --kind and --out are required "
                         "(see --help)\n");

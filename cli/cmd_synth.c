@@ -192,24 +192,13 @@ static int parse_args(int argc, char **argv, synth_args *a)
         case 'h':
             synth_usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "camstream " CMD ": %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "camstream " CMD ": unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
+        default: /* ':' (missing value) or '?' (unknown option) */
+            return cli_getopt_fail(CMD, c, argv);
         }
         if (bad) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "camstream " CMD ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
-    if (!a->out) {
-        fprintf(stderr, "camstream " CMD ": --out is required\n");
-        return 2;
-    }
+    if (cli_no_extra_args(CMD, argc, argv)) return 2;
+    if (cli_require(CMD, "--out", a->out != NULL)) return 2;
     if (is_video) {
         a->width = 320, a->height = 240;
         int used = 0;
@@ -220,10 +209,7 @@ static int parse_args(int argc, char **argv, synth_args *a)
                     size);
             return 2;
         }
-        if (!a->frames) {
-            fprintf(stderr, "camstream " CMD ": --frames is required\n");
-            return 2;
-        }
+        if (cli_require(CMD, "--frames", a->frames != 0)) return 2;
         if (a->objects == 0 && !a->figure) {
             fprintf(stderr, "camstream " CMD ": nothing to show (--objects 0 without --figure)\n");
             return 2;
@@ -231,10 +217,7 @@ static int parse_args(int argc, char **argv, synth_args *a)
     } else {
         a->size = 64;
         if (size && cli_parse_int(CMD, "--size", size, 16, 4096, &a->size)) return 2;
-        if (!a->count) {
-            fprintf(stderr, "camstream " CMD ": --count is required\n");
-            return 2;
-        }
+        if (cli_require(CMD, "--count", a->count != 0)) return 2;
     }
     return 0;
 }

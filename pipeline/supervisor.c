@@ -42,6 +42,8 @@ struct run {
     uint64_t created_ns, running_since_ns;
     uint64_t sequence;
     uint64_t loops;
+    int looping; /* loop = true by segment seeks: the file's end is SEGMENT_DONE, never EOS */
+    atomic_int seek_pending;   /* 1: first frame not seen, 2: seek asked, 0: frames pass */
     uint64_t pub_dropped_base; /* messages-dropped of earlier pipelines */
     uint64_t xpub_dropped_base;
     atomic_int first_seen;
@@ -273,6 +275,75 @@ static void failed(run *r)
     r->timer = g_timeout_add((guint)delay, restart_cb, r);
 }
 
+static void log_loop(run *r)
+{
+    /* once at info level: a short file may loop many times a second */
+    csd_log(r->loops++ ? CSD_LOG_DEBUG : CSD_LOG_INFO,
+            "stream %s: end of file, playing it again (loop = true)", r->name);
+    csd_stats_reset_ring(&r->stats);
+}
+
+/* A seek to the file's start sent upstream from the ingress queue: the pipeline's own seek
+ * goes through its sinks, and muxers refuse it. */
+static gboolean seek_start(run *r, GstSeekFlags flags)
+{
+    GstElement *q = gst_bin_get_by_name(GST_BIN(r->pipeline), "ingress");
+    GstPad *pad = q ? gst_element_get_static_pad(q, "src") : NULL;
+    gboolean ok =
+        pad && gst_pad_send_event(
+                   pad, gst_event_new_seek(1.0, GST_FORMAT_TIME, flags | GST_SEEK_FLAG_SEGMENT,
+                                           GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1));
+    if (pad) gst_object_unref(pad);
+    if (q) gst_object_unref(q);
+    return ok;
+}
+
+/* loop = true: before any frame passes the ingress queue, a flushing segment seek (a flush
+ * after frames reached filesink would truncate the recording); then at each SEGMENT_DONE a
+ * non-flushing one, so running time keeps growing and the recording stays one file. */
+static GstPadProbeReturn probe_loop(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+    run *r = data;
+    if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+        int expected = 1;
+        if (atomic_compare_exchange_strong(&r->seek_pending, &expected, 2)) {
+            GstElement *el = GST_ELEMENT(gst_pad_get_parent(pad));
+            if (el) {
+                gst_element_post_message(
+                    el, gst_message_new_application(GST_OBJECT(el),
+                                                    gst_structure_new_empty("csd-loop-seek")));
+                gst_object_unref(el);
+            }
+        }
+        return atomic_load(&r->seek_pending) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_REMOVE;
+    }
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    /* the seek's flush (or the segment of a source that seeks without one): the start follows */
+    if (ev &&
+        (GST_EVENT_TYPE(ev) == GST_EVENT_FLUSH_STOP || GST_EVENT_TYPE(ev) == GST_EVENT_SEGMENT))
+        atomic_compare_exchange_strong(&r->seek_pending, &(int){2}, 0);
+    return GST_PAD_PROBE_OK;
+}
+
+static void on_loop_seek(run *r)
+{
+    r->looping = !r->stopping && seek_start(r, GST_SEEK_FLAG_FLUSH);
+    if (!r->looping) {
+        atomic_store(&r->seek_pending, 0);
+        csd_debug("stream %s: no segment seek, the file's end will restart it", r->name);
+    }
+}
+
+static void on_segment_done(run *r)
+{
+    if (r->stopping || !r->looping) return;
+    log_loop(r);
+    if (seek_start(r, 0)) return;
+    csd_warn("stream %s: cannot seek to the start, restarting the pipeline", r->name);
+    teardown(r);
+    run_start(r);
+}
+
 static void on_eos(run *r)
 {
     if (r->stopping) {
@@ -286,13 +357,8 @@ static void on_eos(run *r)
         return;
     }
     if (r->cs->loop) {
-        /* once at info level: a short file may loop many times a second */
-        csd_log(r->loops++ ? CSD_LOG_DEBUG : CSD_LOG_INFO,
-                "stream %s: end of file, playing it again (loop = true)", r->name);
-        csd_stats_reset_ring(&r->stats);
-        if (gst_element_seek_simple(r->pipeline, GST_FORMAT_TIME,
-                                    GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, 0))
-            return;
+        /* the source refused segment seeks: the encoders and muxers downstream have ended */
+        log_loop(r);
         csd_warn("stream %s: cannot seek to the start, restarting the pipeline", r->name);
         teardown(r);
         run_start(r);
@@ -336,11 +402,15 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer data)
     case GST_MESSAGE_EOS:
         on_eos(r); /* may free r; a watch it removed is not called again */
         break;
+    case GST_MESSAGE_SEGMENT_DONE:
+        on_segment_done(r); /* may restart the pipeline */
+        break;
     case GST_MESSAGE_QOS:
         csd_stats_dropped(&r->stats, 1); /* one message per frame an element dropped late */
         break;
     case GST_MESSAGE_APPLICATION: {
         const GstStructure *st = gst_message_get_structure(m);
+        if (gst_structure_has_name(st, "csd-loop-seek")) on_loop_seek(r);
         if (!gst_structure_has_name(st, "csd-running") || r->stopping) break;
         int w = 0, h = 0, n = 0, d = 1;
         gst_structure_get_int(st, "width", &w);
@@ -414,6 +484,12 @@ static void run_start(run *r)
     }
     g_object_set(publish, "endpoint", inproc, "connect", TRUE, "context", sup->zmq_ctx, NULL);
     GstPad *pad = gst_element_get_static_pad(ingress, "sink");
+    atomic_store(&r->seek_pending, r->cs->kind == CSD_SRC_FILE && r->cs->loop);
+    if (atomic_load(&r->seek_pending)) /* first: the frames it drops are not counted */
+        gst_pad_add_probe(pad,
+                          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_FLUSH |
+                              GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                          probe_loop, r, NULL);
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, probe_in, r, NULL);
     gst_object_unref(pad);
     pad = gst_element_get_static_pad(publish, "sink");
@@ -426,6 +502,7 @@ static void run_start(run *r)
     r->pipeline = p;
     r->publish = publish;
     atomic_store(&r->first_seen, 0);
+    r->looping = 0;
     csd_stats_reset_ring(&r->stats);
     GstBus *bus = gst_element_get_bus(p);
     r->bus_watch = gst_bus_add_watch(bus, on_bus, r);
@@ -504,6 +581,19 @@ static gboolean stop_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* A looping file's source (pull mode) ignores an EOS event: it goes in at the ingress queue. */
+static void send_eos(run *r)
+{
+    GstElement *q = r->looping ? gst_bin_get_by_name(GST_BIN(r->pipeline), "ingress") : NULL;
+    GstPad *pad = q ? gst_element_get_static_pad(q, "sink") : NULL;
+    if (pad)
+        gst_pad_send_event(pad, gst_event_new_eos());
+    else
+        gst_element_send_event(r->pipeline, gst_event_new_eos());
+    if (pad) gst_object_unref(pad);
+    if (q) gst_object_unref(q);
+}
+
 static void run_stop(run *r, void (*stopped)(run *r))
 {
     r->stopped = stopped;
@@ -511,7 +601,7 @@ static void run_stop(run *r, void (*stopped)(run *r))
         !r->stopping) {
         r->stopping = 1;
         csd_info("stream %s: stopping (end of stream sent)", r->name);
-        gst_element_send_event(r->pipeline, gst_event_new_eos());
+        send_eos(r);
         r->timer = g_timeout_add((guint)r->sup->cfg->c->shutdown_timeout_ms, stop_timeout, r);
         return;
     }

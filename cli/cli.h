@@ -40,4 +40,13 @@ void cli_json_string(FILE *f, const char *s);
 /* A float as a JSON number (non-finite values as null). */
 void cli_json_float(FILE *f, double v);
 
+#ifdef CS_HAVE_GST
+#include <gst/gst.h>
+/* Ends a GStreamer run of CMD on WHAT: when msg is an error, prints "camstream CMD: WHAT:
+ * message" and returns CLI_FAIL (else rc); then unrefs msg (may be NULL) and bus, stops pipe
+ * and unrefs src, sink and pipe. */
+int cli_gst_close(const char *cmd, const char *what, int rc, GstMessage *msg, GstBus *bus,
+                  GstElement *pipe, GstElement *src, GstElement *sink);
+#endif
+
 #endif

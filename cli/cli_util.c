@@ -107,3 +107,26 @@ void cli_json_float(FILE *f, double v)
     else
         fputs("null", f);
 }
+
+#ifdef CS_HAVE_GST
+int cli_gst_close(const char *cmd, const char *what, int rc, GstMessage *msg, GstBus *bus,
+                  GstElement *pipe, GstElement *src, GstElement *sink)
+{
+    if (msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+        GError *ge = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error(msg, &ge, &dbg);
+        fprintf(stderr, "camstream %s: %s: %s\n", cmd, what, ge->message);
+        g_clear_error(&ge);
+        g_free(dbg);
+        rc = CLI_FAIL;
+    }
+    if (msg) gst_message_unref(msg);
+    gst_object_unref(bus);
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(src);
+    gst_object_unref(sink);
+    gst_object_unref(pipe);
+    return rc;
+}
+#endif

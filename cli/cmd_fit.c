@@ -320,20 +320,8 @@ static int fit_video(const fit_args *a)
         n++;
     }
     if (!msg) msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-    if (msg && rc == CLI_OK) {
-        gchar *dbg = NULL;
-        gst_message_parse_error(msg, &ge, &dbg);
-        fprintf(stderr, "camstream " CMD ": %s: %s\n", a->video, ge->message);
-        g_clear_error(&ge);
-        g_free(dbg);
-        rc = CLI_FAIL;
-    }
-    if (msg) gst_message_unref(msg);
-    gst_object_unref(bus);
-    gst_element_set_state(pipe, GST_STATE_NULL);
-    gst_object_unref(src);
-    gst_object_unref(sink);
-    gst_object_unref(pipe);
+    if (msg && rc != CLI_OK) g_clear_pointer(&msg, gst_message_unref); /* already reported */
+    rc = cli_gst_close(CMD, a->video, rc, msg, bus, pipe, src, sink);
     cs_statistics *st = NULL;
     if (rc == CLI_OK) {
         char *base = g_path_get_basename(a->video);

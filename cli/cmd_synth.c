@@ -352,20 +352,7 @@ static int synth_video(const synth_args *a)
     GstBus *bus = gst_element_get_bus(pipe);
     GstMessage *msg =
         gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    if (msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-        gchar *dbg = NULL;
-        gst_message_parse_error(msg, &ge, &dbg);
-        fprintf(stderr, "camstream " CMD ": %s: %s\n", a->out, ge->message);
-        g_clear_error(&ge);
-        g_free(dbg);
-        rc = CLI_FAIL;
-    }
-    if (msg) gst_message_unref(msg);
-    gst_object_unref(bus);
-    gst_element_set_state(pipe, GST_STATE_NULL);
-    gst_object_unref(src);
-    gst_object_unref(sink);
-    gst_object_unref(pipe);
+    rc = cli_gst_close(CMD, a->out, rc, msg, bus, pipe, src, sink);
     if (ferror(lf) | fclose(lf)) {
         fprintf(stderr, "camstream " CMD ": %s: write error\n", lpath);
         rc = CLI_FAIL;

@@ -15,30 +15,10 @@ if ! "$py" -c 'import zmq, google.protobuf' 2>/dev/null || ! command -v protoc >
     echo "daemon_control: needs /usr/bin/python3 with zmq and protobuf, and protoc: skipped"
     exit 77
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-daemon-control.XXXXXX")
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-bad() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/daemon_lib.sh"
+daemon_test_init daemon-control
 
-if ldd "$d" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
-export GST_REGISTRY=$tmp/registry.bin
-unset GST_PLUGIN_PATH
-
-read -r pub ctlport <<<"$("$py" -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')"
+read -r pub ctlport <<<"$(free_ports 2)"
 ep=tcp://127.0.0.1:$ctlport
 stream_group() { # name
     printf '[stream %s]\nsource = testsrc://ball\nwidth = 64\nheight = 48\nframerate = 10\nmodel = gap\nchain = csnormalize ! csinfer top-k=2\nsink = none\n' "$1"

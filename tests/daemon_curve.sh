@@ -18,24 +18,8 @@ if ! "$py" -c 'import zmq' 2>/dev/null || ! "$py" -c 'import zmq; assert zmq.has
     echo "daemon_curve: needs /usr/bin/python3 with zmq (CURVE support): skipped"
     exit 77
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-daemon-curve.XXXXXX")
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-bad() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-if ldd "$d" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
-export GST_REGISTRY=$tmp/registry.bin
-unset GST_PLUGIN_PATH
+. "$(dirname "$0")/daemon_lib.sh"
+daemon_test_init daemon-curve
 
 for k in server server2 client intruder; do
     "$cs" keygen "$tmp/$k" >/dev/null || bad "keygen $k"
@@ -46,11 +30,7 @@ pubkey() { sed -n 's/^public-key *= *//p' "$tmp/$1.pub"; }
     pubkey client
 } >"$tmp/authorized.txt"
 
-read -r pub ctlport <<<"$("$py" -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')"
+read -r pub ctlport <<<"$(free_ports 2)"
 pep=tcp://127.0.0.1:$pub
 ep=tcp://127.0.0.1:$ctlport
 conf() { # server key name

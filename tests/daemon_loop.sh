@@ -11,32 +11,13 @@ src=${2:?source dir}
 for t in gst-launch-1.0 gst-discoverer-1.0; do
     command -v "$t" >/dev/null || { echo "daemon_loop: needs $t: skipped"; exit 77; }
 done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-daemon-loop.XXXXXX")
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-bad() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-if ldd "$d" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
-export GST_REGISTRY=$tmp/registry.bin
-unset GST_PLUGIN_PATH
+. "$(dirname "$0")/daemon_lib.sh"
+daemon_test_init daemon-loop
 
 gst-launch-1.0 -q videotestsrc num-buffers=20 pattern=ball ! \
     video/x-raw,width=64,height=48,framerate=10/1 ! jpegenc ! matroskamux ! \
     filesink location="$tmp/clip.mkv" >"$tmp/gen" 2>&1 || { cat "$tmp/gen"; exit 1; }
-ports=$(/usr/bin/python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+ports=$(free_ports 2)
 read -r pub ctl <<<"$ports"
 cat >"$tmp/loop.conf" <<EOF
 [daemon]

@@ -14,32 +14,10 @@ if ! "$py" -c 'import zmq, google.protobuf' 2>/dev/null || ! command -v protoc >
     echo "daemon_smoke: needs /usr/bin/python3 with zmq and protobuf, and protoc: skipped"
     exit 77
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs-daemon-smoke.XXXXXX")
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-bad() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/daemon_lib.sh"
+daemon_test_init daemon-smoke
 
-# A sanitizer build loads GStreamer's own (uninstrumented) plugins: their exit-time allocations
-# are not ours to report (the GstHarness tests check our leaks).
-if ldd "$d" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
-export GST_REGISTRY=$tmp/registry.bin
-unset GST_PLUGIN_PATH
-
-ports=$("$py" -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+ports=$(free_ports 3)
 read -r pub ctl ctl2 <<<"$ports"
 cat >"$tmp/smoke.conf" <<EOF
 [daemon]

@@ -9,17 +9,23 @@
 #     the publish times of the messages a subscriber receives (first 10% skipped);
 #   - per-stage latency: mean and p50/p90/p99 of every stage from CsTimingMeta (carried in the
 #     published messages), and of cspublish (and the rest) from GST_TRACERS=latency(flags=element);
-#   - the engine's own time for the same work, outside GStreamer: `camstream bench` (forward) and
-#     `camstream bench-explain` (forward + explanation), same model, same threads;
+#   - the engine's own time for the same work, outside GStreamer: `camstream bench` (forward) or
+#     `camstream bench-explain` (one explainer run: its forward pass + the explanation, which is
+#     what csinfer runs on an explained frame), same model, same threads, measured right before
+#     and right after the chain (the mean of the two medians: the machine drifts);
+#   - the engine's time inside the chain: csinfer's sub-stage csinfer.forward (the plan's forward
+#     pass) or csinfer.explain (the explainer's run);
 #   - the elements' overhead beyond the engine: (Σ camstream stages − engine time) / engine time,
-#     from the medians (p50) of the stages and of the engine runs.
+#     from the medians (p50) of the stages and of the engine runs, against the engine alone and
+#     against the engine in the chain (the latter leaves out how the rest of the pipeline slows
+#     the forward pass itself: caches, the other threads).
 #     Two figures: "analysis" = csnormalize + csinfer + cslocalize + cspublish (the work
 #     that exists to run the model), and "all" adding csoverlay (drawing at 640×480, which is
 #     video work the engine does not do).
 #   - the machine's load: the CPU share used by other processes in the second before each
 #     measurement, and the load average.
 #
-#   bench/pipeline.sh [--build DIR] [--frames N] [--model DIR] [--explain "none gradcam"]
+#   bench/pipeline.sh [--build DIR] [--frames N] [--model DIR|FILE] [--explain "none gradcam"]
 #                     [--threads N] [--runs R] [--wait-idle S] [--markdown]
 #
 # Results: one JSON line per setting appended to BUILD/pipeline-bench.jsonl; --markdown also prints
@@ -29,7 +35,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build
 frames=600
-model_dir=$src/tests/models/gap_cnn_op13
+model_arg=$src/tests/models/gap_cnn_op13
 explains="none gradcam"
 threads=0
 runs=3
@@ -40,7 +46,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$(cd "${2:?}" && pwd); shift ;;
     --frames) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--frames needs a number"; frames=$2; shift ;;
-    --model) model_dir=$(cd "${2:?}" && pwd); shift ;;
+    --model) model_arg=${2:?}; shift ;;
     --explain) explains=${2:?}; shift ;;
     --threads) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--threads needs a number"; threads=$2; shift ;;
     --runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs needs a number"; runs=$2; shift ;;
@@ -51,15 +57,19 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-model=$model_dir/model.onnx
+# A directory holding model.onnx, an ONNX file, or a model description (docs/FORMATS.md): the
+# elements and the engine benchmarks all take either file.
+if [ -d "$model_arg" ]; then model=$(cd "$model_arg" && pwd)/model.onnx; else model=$model_arg; fi
 [ -f "$model" ] || die "no model at $model"
+model=$(cd "$(dirname "$model")" && pwd)/$(basename "$model")
 if [ ! -f "$build/build.ninja" ]; then meson setup "$build" "$src" >/dev/null; fi
 ninja -C "$build" >/dev/null
 camstream=$build/cli/camstream
 [ -f "$build/elements/libgstcamstream.so" ] || die "the plugin was not built in $build"
 
-work=$build/bench-pipeline
-rm -rf "$work"
+# A directory of its own per run of this script (two at once must not share sockets and files).
+work=$(mktemp -d "$build/bench-pipeline.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/py"
 out=$build/pipeline-bench.jsonl
 export GST_PLUGIN_PATH=$build/elements
@@ -110,22 +120,25 @@ chain() {
     echo "${c[@]}"
 }
 
-# Engine alone: median forward, and forward + explanation, in ms.
+# Engine alone, in ms: the median forward pass, or the median explainer run (forward pass +
+# explanation: csinfer runs only that on an explained frame).
 engine_ms() {
-    local explain=$1 fwd total
-    fwd=$("$camstream" bench "$model" --threads "$threads" --runs 300 --warmup 20 --json |
-        /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["median_ms"])')
-    if [ "$explain" = none ]; then echo "$fwd 0"; return; fi
-    total=$("$camstream" bench-explain "$model" --methods "$explain" --threads "$threads" \
-        --runs 300 --warmup 20 --json |
-        /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["total_ms"])')
-    echo "$fwd $total"
+    local explain=$1
+    if [ "$explain" = none ]; then
+        "$camstream" bench "$model" --threads "$threads" --runs 300 --warmup 20 --json |
+            /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["median_ms"])'
+    else
+        "$camstream" bench-explain "$model" --methods "$explain" --threads "$threads" \
+            --runs 300 --warmup 20 --json |
+            /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["total_ms"])'
+    fi
 }
 
 echo "pipeline bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), model $model, $frames frames 640x480"
 for explain in $explains; do
     for run in $(seq "$runs"); do
         busy=$(wait_idle)
+        engine_before=$(engine_ms "$explain")
         endpoint=ipc://$work/pub.sock
         summary=$work/summary-$explain-$run.json
         ready=$work/ready-$explain-$run
@@ -150,11 +163,12 @@ for explain in $explains; do
             gst-launch-1.0 -q "${pipeline[@]/num-buffers=$frames/num-buffers=$((frames / 4))}" \
             >/dev/null 2>"$work/trace-$explain-$run.log" || true
 
-        read -r fwd_ms explain_ms <<<"$(engine_ms "$explain")"
+        engine_after=$(engine_ms "$explain")
         /usr/bin/python3 - "$summary" "$work/trace-$explain-$run.log" "$explain" "$frames" \
-            "$fwd_ms" "$explain_ms" "$busy" "$load" "$t0" "$t1" "$threads" "$model" >>"$out" <<'EOF'
+            "$engine_before" "$engine_after" "$busy" "$load" "$t0" "$t1" "$threads" "$model" \
+            >>"$out" <<'EOF'
 import json, re, sys
-summary, trace, explain, frames, fwd, exp, busy, load, t0, t1, threads, model = sys.argv[1:]
+summary, trace, explain, frames, before, after, busy, load, t0, t1, threads, model = sys.argv[1:]
 s = json.load(open(summary))
 el = {}
 for line in open(trace, errors="replace"):
@@ -177,7 +191,9 @@ for k in ("csnormalize", "csinfer", "cslocalize", "csoverlay", "cspublish"):
         elements[k] = dict(tracer[k], source="tracer")
 # Medians: on a shared machine the means follow the preemptions (p99 ≫ p50), the medians the code.
 med = lambda k: elements[k]["p50"] if k in elements else 0.0
-engine = (float(fwd) + float(exp)) * 1e6
+engine = (float(before) + float(after)) / 2 * 1e6
+sub = "csinfer.forward" if "csinfer.forward" in st else "csinfer.explain"
+chain = st[sub]["p50"] if sub in st else float("nan")
 analysis = med("csnormalize") + med("csinfer") + med("cslocalize") + med("cspublish")
 everything = analysis + med("csoverlay")
 r = {
@@ -185,10 +201,12 @@ r = {
     "model": model, "fps": s["publish_fps"],
     "wall_fps": int(frames) / ((int(t1) - int(t0)) / 1e9),
     "elements_ns": elements, "stage_ns": st, "tracer_ns": tracer,
-    "engine_forward_ms": float(fwd), "engine_explain_ms": float(exp),
+    "engine_before_ms": float(before), "engine_after_ms": float(after),
     "engine_ms": engine / 1e6, "analysis_ms": analysis / 1e6, "all_ms": everything / 1e6,
     "overhead_analysis_pct": 100.0 * (analysis - engine) / engine,
     "overhead_all_pct": 100.0 * (everything - engine) / engine,
+    "engine_chain_stage": sub, "engine_chain_ms": chain / 1e6,
+    "overhead_chain_pct": 100.0 * (analysis - chain) / chain,
     "latency_ns": s["latency_ns"], "busy": float(busy), "load": float(load),
     "errors": s["errors"][:5],
 }
@@ -199,12 +217,15 @@ import json, sys
 r = json.loads(sys.stdin.readline())
 el = r["elements_ns"]
 stages = ", ".join("%s %.3f" % (k, v["p50"] / 1e6) for k, v in el.items())
-if "csinfer.explain" in r["stage_ns"]:
-    stages += " (csinfer.explain %.3f)" % (r["stage_ns"]["csinfer.explain"]["p50"] / 1e6)
-print("  explain=%-8s %6.1f fps (wall %5.1f)  p50 ms: %s | engine %.3f ms, "
-      "analysis %.3f ms (%+.0f%%), all %.3f ms (%+.0f%%)  busy %.2f load %.2f" % (
-      r["explain"], r["fps"], r["wall_fps"], stages, r["engine_ms"], r["analysis_ms"],
-      r["overhead_analysis_pct"], r["all_ms"], r["overhead_all_pct"], r["busy"], r["load"]))'
+for k in ("csinfer.forward", "csinfer.explain"):
+    if k in r["stage_ns"]:
+        stages += " (%s %.3f)" % (k, r["stage_ns"][k]["p50"] / 1e6)
+print("  explain=%-8s %6.1f fps (wall %5.1f)  p50 ms: %s | engine alone %.3f ms (%.3f, %.3f), "
+      "analysis %.3f ms (%+.0f%%), all %.3f ms (%+.0f%%); beyond the engine in the chain %+.0f%%"
+      "  busy %.2f load %.2f" % (
+      r["explain"], r["fps"], r["wall_fps"], stages, r["engine_ms"], r["engine_before_ms"],
+      r["engine_after_ms"], r["analysis_ms"], r["overhead_analysis_pct"], r["all_ms"],
+      r["overhead_all_pct"], r["overhead_chain_pct"], r["busy"], r["load"]))'
     done
 done
 
@@ -215,20 +236,34 @@ rows = [json.loads(l) for l in sys.stdin]
 import os
 by = {}
 for r in rows:
-    by.setdefault((os.path.basename(os.path.dirname(r["model"])), r["threads"], r["explain"]), []).append(r)
-print("| model | threads | explain | fps | csnormalize | csinfer (explain) | cslocalize | csoverlay | cspublish | engine alone | overhead: analysis | overhead: all | busy / load |")
-print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    name = os.path.basename(r["model"])
+    name = os.path.basename(os.path.dirname(r["model"])) if name == "model.onnx" else os.path.splitext(name)[0]
+    by.setdefault((name, r["threads"], r["explain"]), []).append(r)
+print("| model | threads | explain | runs | fps | csnormalize | csinfer (engine) | cslocalize | csoverlay | cspublish | engine alone | overhead: analysis | overhead: all | beyond the engine in the chain | analysis overhead of each run | busy / load |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 for (m, t, e), rs in by.items():
     r = sorted(rs, key=lambda r: r["analysis_ms"])[len(rs) // 2]  # the median run by analysis time
     el, st = r["elements_ns"], r["stage_ns"]
     f = lambda k: ("%.3f / %.3f%s" % (el[k]["p50"] / 1e6, el[k]["p99"] / 1e6,
                    "" if el[k]["source"] == "CsTimingMeta" else "ᵗ")) if k in el else "—"
-    inf = f("csinfer") + (" (%.3f)" % (st["csinfer.explain"]["p50"] / 1e6) if "csinfer.explain" in st else "")
-    print("| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %.3f | %+.0f%% | %+.0f%% | %.2f / %.2f |" % (
-        m, t or "all", e, r["fps"], f("csnormalize"), inf, f("cslocalize"), f("csoverlay"), f("cspublish"),
-        r["engine_ms"], r["overhead_analysis_pct"], r["overhead_all_pct"], r["busy"], r["load"]))
+    inf = f("csinfer") + " (%.3f)" % r["engine_chain_ms"]
+    each = ", ".join("%+.0f" % x["overhead_analysis_pct"] for x in rs)
+    # Overheads over the runs pooled: medians of the sums, of every engine-alone measurement
+    # (before and after each run) and of the engine in the chain (steadier than one run alone).
+    med = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2
+    eng = med([x["engine_before_ms"] for x in rs] + [x["engine_after_ms"] for x in rs])
+    an, al = med([x["analysis_ms"] for x in rs]), med([x["all_ms"] for x in rs])
+    ch = med([x["engine_chain_ms"] for x in rs])
+    print("| %s | %s | %s | %d | %.1f | %s | %s | %s | %s | %s | %.3f | %+.0f%% | %+.0f%% | %+.0f%% | %s | %.2f / %.2f |" % (
+        m, t or "all", e, len(rs), r["fps"], f("csnormalize"), inf, f("cslocalize"), f("csoverlay"),
+        f("cspublish"), eng, 100 * (an - eng) / eng, 100 * (al - eng) / eng,
+        100 * (an - ch) / ch, each, r["busy"], r["load"]))
 print()
 print("Stage columns: p50 / p99 in ms per frame, from CsTimingMeta; ᵗ: from the latency tracer "
-      "(the element records no timing). csinfer (explain): csinfer includes its explanation, "
-      "whose p50 is in parentheses.")'
+      "(the element records no timing). csinfer (engine): the p50 of the engine inside csinfer "
+      "(csinfer.forward, or csinfer.explain on explained frames) in parentheses. Stages, fps and "
+      "load: the median run by analysis time. Engine alone and the overheads: the runs pooled "
+      "(medians of the sums over the runs, of all the engine-alone measurements, and of the "
+      "engine in the chain); the analysis overhead of each run against its own engine-alone "
+      "measurements is in its own column.")'
 fi

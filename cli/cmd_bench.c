@@ -1,6 +1,8 @@
 /* camstream bench: latency and throughput of one ONNX model.
  *
- *     camstream bench MODEL.onnx [--threads N] [--batch B] [--runs R] [--warmup W] [--json]
+ *     camstream bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--json]
+ *
+ * MODEL: an ONNX file or a model description (its model file is benchmarked).
  *
  * Loads the model, plans it once for the given threads (the one knob for every thread the
  * engine runs, see core/src/threads.h) and batch, fills the inputs with
@@ -10,6 +12,7 @@
 #include "cli.h"
 
 #include "camstream/core.h"
+#include "camstream/formats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,9 +37,10 @@ typedef struct {
 
 static void bench_usage(FILE *f)
 {
-    fprintf(f, "usage: camstream bench MODEL.onnx [options]\n"
+    fprintf(f, "usage: camstream bench MODEL [options]\n"
                "\n"
                "Measures the latency and throughput of one ONNX model on random inputs.\n"
+               "MODEL: an ONNX file, or a model description (docs/FORMATS.md) naming one.\n"
                "\n"
                "options:\n"
                "  --threads N   threads of the engine, every kernel's (default 0 = all cores)\n"
@@ -191,7 +195,9 @@ int cmd_bench(int argc, char **argv)
     int status = 1;
 
     double t0 = now_ms();
-    m = cs_model_load_file(a.model, &err);
+    cs_model_desc *desc = cs_model_desc_open(a.model, &err);
+    if (desc) m = cs_model_load_file(desc->model_file, &err);
+    cs_model_desc_destroy(&desc);
     double load_ms = now_ms() - t0;
     if (!m) {
         fprintf(stderr, "camstream bench: %s\n", err.msg);

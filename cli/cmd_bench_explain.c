@@ -1,7 +1,10 @@
 /* camstream bench-explain: what an explanation costs beyond the forward pass.
  *
- *     camstream bench-explain MODEL.onnx [--methods a,b,...] [--threads N] [--runs R]
- *                                        [--warmup W] [--batch B] [--layer NAME] [--json]
+ *     camstream bench-explain MODEL [--methods a,b,...] [--threads N] [--runs R]
+ *                                   [--warmup W] [--batch B] [--layer NAME] [--json]
+ *
+ * MODEL: an ONNX file or a model description (its model file, and its [explain] layer as the
+ * default --layer).
  *
  * Loads the model once and plans a plain forward pass (batch 1, fused, the given threads).
  * Then, for each method in turn: builds a cs_explainer once with the method's default options
@@ -18,6 +21,7 @@
 
 #include "camstream/core.h"
 #include "camstream/explain.h"
+#include "camstream/formats.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -55,8 +59,10 @@ typedef struct {
 static void bx_usage(FILE *f)
 {
     fprintf(f,
-            "usage: camstream bench-explain MODEL.onnx [options]\n"
+            "usage: camstream bench-explain MODEL [options]\n"
             "\n"
+            "MODEL: an ONNX file, or a model description (docs/FORMATS.md): its model, and\n"
+            "its [explain] layer unless --layer is given.\n"
             "Measures what each explanation method costs beyond one forward pass, on one\n"
             "pseudo-random 1xCxHxW image, with each method's default options.\n"
             "\n"
@@ -330,6 +336,7 @@ int cmd_bench_explain(int argc, char **argv)
 
     cs_error err;
     memset(&err, 0, sizeof err);
+    cs_model_desc *desc = NULL;
     cs_model *m = NULL;
     cs_plan *fwd = NULL;
     cs_explainer *e = NULL;
@@ -337,10 +344,12 @@ int cmd_bench_explain(int argc, char **argv)
     int status = CLI_FAIL;
     int scorecam_k = -1;
 
-    if (!(m = cs_model_load_file(a.model, &err))) {
+    if (!(desc = cs_model_desc_open(a.model, &err)) ||
+        !(m = cs_model_load_file(desc->model_file, &err))) {
         fprintf(stderr, "camstream " CMD ": %s\n", err.msg);
         goto out;
     }
+    if (!a.layer) a.layer = desc->explain_layer;
     cs_plan_opts po = cs_plan_opts_default();
     po.threads = a.threads;
     po.batch = 1;
@@ -452,5 +461,6 @@ out:
     free(times);
     cs_plan_destroy(&fwd);
     cs_model_destroy(&m);
+    cs_model_desc_destroy(&desc);
     return status;
 }

@@ -11,7 +11,8 @@
  * - #CsHeatmapMeta: with #GstCsInfer:explain, an explanation map of the explained class
  *   (#GstCsInfer:target-class, the top-1 by default) at #GstCsInfer:target-layer, every
  *   #GstCsInfer:explain-interval frames;
- * - #CsTimingMeta: the stages "csinfer" (whole element, per frame) and "csinfer.explain".
+ * - #CsTimingMeta: the stages "csinfer" (whole element, per frame), "csinfer.forward" (the
+ *   model's forward pass) and "csinfer.explain".
  *
  * The model input comes from a #CsTensorMeta (role INPUT) put on the buffer by csnormalize
  * upstream; it must have the model input's shape (at batch 1 the plan reads it in place,
@@ -780,6 +781,14 @@ static gboolean explain_frame(GstCsInfer *self, GstCsInferFrame *f, const float 
     return TRUE;
 }
 
+/* The next run is a frame away: the engine's idle threads sleep now instead of spinning, so
+ * the other elements' threads (csnormalize's, videoconvert's...) get the cores meanwhile. */
+static void rest_threads(GstCsInfer *self)
+{
+    cs_plan_rest(self->plan);
+    cs_explainer_rest(self->explainer);
+}
+
 /* Runs the model on the n pending frames and moves them to the ready queue. */
 static GstFlowReturn process_pending(GstCsInfer *self)
 {
@@ -804,6 +813,7 @@ static GstFlowReturn process_pending(GstCsInfer *self)
                            top_k, TRUE))
             return GST_FLOW_ERROR;
         cs_buffer_add_timing(head->buffer, "csinfer", now_ns() - t0);
+        rest_threads(self);
         return GST_FLOW_OK;
     }
 
@@ -829,12 +839,15 @@ static GstFlowReturn process_pending(GstCsInfer *self)
 
     cs_error err = {0};
     GstFlowReturn ret = GST_FLOW_OK;
+    guint64 t_run = now_ns();
     if (cs_plan_run(self->plan, &err) != CS_OK) {
         GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Inference failed"), ("%s", err.msg));
         ret = GST_FLOW_ERROR;
         goto done;
     }
     guint64 run_ns = now_ns() - t0;
+    /* The model's own time, apart from the element's work around it (per frame of a batch). */
+    guint64 forward_ns = (now_ns() - t_run) / n;
     const float *scores = cs_plan_output(self->plan, self->class_output)->data;
 
     GstCsInferFrame *f;
@@ -845,6 +858,7 @@ static GstFlowReturn process_pending(GstCsInfer *self)
         const float *s = scores + (gsize)b * self->n_classes;
         attach_classification(self, f, s, top_k);
         attach_outputs(self, f, (int)b, NULL);
+        cs_buffer_add_timing(f->buffer, "csinfer.forward", forward_ns);
         if ((self->explainer || self->async_explainer) && f->index % interval == 0 &&
             !explain_frame(self, f, xd + b * chw, target_class, top_k, FALSE)) {
             ret = GST_FLOW_ERROR;
@@ -857,6 +871,7 @@ static GstFlowReturn process_pending(GstCsInfer *self)
 done:
     /* The plan's own buffer again before the frame (and its tensor) can go. */
     if (bound) cs_plan_bind_input(self->plan, self->input_index, NULL, NULL);
+    rest_threads(self);
     return ret;
 }
 

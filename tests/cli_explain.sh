@@ -365,5 +365,13 @@ bad visualize-bad-image 1 "$tmp/text.png" visualize --model "$model" --patches \
 bad visualize-empty-dir 1 "no PNG or JPEG" visualize --model "$model" --patches \
     --layer "$layer" --unit 1 --images "$tmp/emptydir" --out "$tmp/v.png"
 
+# The bench commands on a model description: its model (64x64 input) and its [explain] layer.
+desc=$src/models/shapes_multitask.model
+ok bench-desc bench "$desc" --runs 2 --warmup 1 --json &&
+    grep -q '"input":"1x3x64x64"' "$tmp/out" || fail "bench-desc: $(cat "$tmp/out")"
+ok bench-explain-desc bench-explain "$desc" --methods gradcam --runs 2 --warmup 1 --json &&
+    grep -q '"layer":"features"' "$tmp/out" || fail "bench-explain-desc: $(cat "$tmp/out")"
+bad bench-no-model 1 "$tmp/none.model" bench "$tmp/none.model"
+
 echo "$cases cases, $failures failed"
 [ "$failures" -eq 0 ]

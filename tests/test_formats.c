@@ -887,7 +887,18 @@ static void ref_build(ref_taps *a, int in_len, int out_len, double origin, doubl
     }
 }
 
-/* cli/preprocess.c's pp_image_to_tensor before the move to core (RGB8 in). */
+/* acc + w·x rounded as core rounds it: once where the CPU has FMA. */
+static float ref_madd(float w, float x, float acc)
+{
+#ifdef __FMA__
+    return fmaf(w, x, acc);
+#else
+    return acc + w * x;
+#endif
+}
+
+/* cli/preprocess.c's pp_image_to_tensor before the move to core (RGB8 in), scalar, with the
+ * two passes in core's order (vertical, then horizontal: float sums depend on the order). */
 static void ref_image_to_tensor(const uint8_t *img, int iw, int ih, const cs_pp_opts *o, int C,
                                 int H, int W, float *out)
 {
@@ -897,24 +908,24 @@ static void ref_image_to_tensor(const uint8_t *img, int iw, int ih, const cs_pp_
     ref_taps ax, ay;
     ref_build(&ax, iw, nw, g.ox, g.sx);
     ref_build(&ay, ih, nh, g.oy, g.sy);
-    float *tmp = calloc((size_t)ih * nw * 3, sizeof(float));
+    float *tmp = calloc((size_t)nh * iw * 3, sizeof(float));
     float *rs = calloc((size_t)nw * nh * 3, sizeof(float));
-    for (int r = 0; r < ih; r++)
-        for (int x = 0; x < nw; x++)
+    for (int y = 0; y < nh; y++)
+        for (int x = 0; x < iw; x++)
             for (int c = 0; c < 3; c++) {
                 float acc = 0;
-                for (int k = 0; k < ax.n[x]; k++)
-                    acc += ax.w[(size_t)x * ax.maxn + k] *
-                           img[((size_t)r * iw + ax.first[x] + k) * 3 + c];
-                tmp[((size_t)r * nw + x) * 3 + c] = acc;
+                for (int k = 0; k < ay.n[y]; k++)
+                    acc = ref_madd(ay.w[(size_t)y * ay.maxn + k],
+                                   img[((size_t)(ay.first[y] + k) * iw + x) * 3 + c], acc);
+                tmp[((size_t)y * iw + x) * 3 + c] = acc;
             }
     for (int y = 0; y < nh; y++)
         for (int x = 0; x < nw; x++)
             for (int c = 0; c < 3; c++) {
                 float acc = 0;
-                for (int k = 0; k < ay.n[y]; k++)
-                    acc += ay.w[(size_t)y * ay.maxn + k] *
-                           tmp[((size_t)(ay.first[y] + k) * nw + x) * 3 + c];
+                for (int k = 0; k < ax.n[x]; k++)
+                    acc = ref_madd(ax.w[(size_t)x * ax.maxn + k],
+                                   tmp[((size_t)y * iw + ax.first[x] + k) * 3 + c], acc);
                 rs[((size_t)y * nw + x) * 3 + c] = acc;
             }
     size_t plane = (size_t)H * W;

@@ -686,6 +686,11 @@ cs_status cs_plan_run(cs_plan *p, cs_error *err)
     return CS_OK;
 }
 
+void cs_plan_rest(cs_plan *p)
+{
+    if (p) cs_pool_rest(p->pool);
+}
+
 /* Points the input's buffer, and every value aliasing it (Reshape of the input...), at data. */
 static void set_input_data(cs_plan *p, int id, void *data)
 {

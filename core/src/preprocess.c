@@ -1,15 +1,17 @@
 /* Preprocessing: frames to model tensors, and back (camstream/preprocess.h).
  *
- * Per frame, in output-row order: a horizontal pass over each source row the output needs, once,
- * into a small ring of rows (as many as a vertical filter spans, so it stays in L1), with the
- * same number of taps for every output pixel (zero-padded: no per-pixel trip counts) and two
- * pixels per step (independent accumulation chains); then a vectorized vertical pass over the
- * ring into a row accumulator; then one colour-conversion / normalization step per output pixel
- * (a multiply and an add per channel, or a C×C matrix for channel whitening), branch-free for
- * packed colour with a per-channel affine normalization. The arithmetic is that of the reference
- * (horizontal, then vertical, taps in order; the zero pads add exact zeros), so results are
- * bit-identical to it. Taps and buffers live in the context and are rebuilt only when the frame
- * geometry changes. */
+ * Per output row: a vertical pass straight over the 8-bit source rows it needs (contiguous
+ * vector loads, each sample converted to float once per tap) into one float row; a horizontal
+ * pass over that row with the same number of taps for every output pixel (zero-padded: no
+ * per-pixel trip counts), a 4-lane vector per packed pixel and four output pixels per step
+ * (independent accumulation chains); then one colour-conversion / normalization step per output
+ * pixel (a multiply and an add per channel, or a C×C matrix for channel whitening), branch-free
+ * for packed colour with a per-channel affine normalization. The arithmetic is that of the
+ * reference (vertical, then horizontal, taps in order, fused multiply-adds where the CPU has
+ * them; the zero pads add exact zeros), so
+ * results are bit-identical to it, and output rows are independent, so any split over threads
+ * gives the same tensor. Taps and buffers live in the context and are rebuilt only when the
+ * frame geometry changes. */
 #include "camstream/preprocess.h"
 
 #include "camstream/formats.h"
@@ -17,6 +19,9 @@
 #include "threads.h"
 
 #include <errno.h>
+#if defined(__AVX2__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,12 +341,10 @@ static int resample(const uint8_t *s8, const float *sf, int sw, int sh, int nc, 
 /* ---- the context ---------------------------------------------------------------------------- */
 
 /* The buffers of one band of output rows: with threads, the pool's threads claim the bands
- * one at a time, each band with its own rings (the source rows shared by two bands are
- * filtered by both with the same arithmetic, so the output does not depend on the split). */
+ * one at a time (output rows are computed independently, so the split does not change them). */
 typedef struct {
-    float *ring, *ringc; /* horizontal passes: source row r in slot r % rn (nw·nc floats) */
-    float *frow;         /* packed colour: one source row as R, G, B, 0 floats per pixel */
-    float *acc, *accc;   /* vertical accumulators, one output row */
+    float *vrow, *vrowc; /* vertical pass: one row of source samples (luma/packed, chroma) */
+    float *acc, *accc;   /* horizontal pass: one output row (nw·nc floats; nw U, V pairs) */
 } pp_band;
 
 typedef enum { NORM_AFFINE, NORM_MEAN_IMAGE, NORM_CHANNEL_MATRIX, NORM_PATCH } norm_kind;
@@ -371,7 +374,8 @@ struct cs_pp {
     int nw, nh;         /* the part of the model input that shows the frame */
     axis_taps ax, ay;   /* luma / packed */
     axis_taps axc, ayc; /* chroma (I420, NV12) */
-    int rn, rnc;        /* rows in the rings (the vertical filters' longest span) */
+    int xlo, xhi;       /* source columns the horizontal taps read (luma/packed) */
+    int xloc, xhic;     /* and chroma */
     pp_band *band;      /* nband sets of row buffers */
     int nband;
 
@@ -393,9 +397,8 @@ static void geom_free(cs_pp *pp)
     axis_free(&pp->ayc);
     for (int b = 0; b < pp->nband; b++) {
         pp_band *bd = &pp->band[b];
-        free(bd->ring);
-        free(bd->ringc);
-        free(bd->frow);
+        free(bd->vrow);
+        free(bd->vrowc);
         free(bd->acc);
         free(bd->accc);
     }
@@ -594,22 +597,19 @@ static int packed_bpp(cs_pixfmt f)
     return f == CS_PIX_RGB || f == CS_PIX_BGR ? 3 : f == CS_PIX_GRAY8 ? 1 : 4;
 }
 
-/* Floats after each ring row: hpass_packed stores whole 4-float vectors, the last one reaching
- * one float past the row. */
-#define RING_PAD 4
+/* Floats after each buffered row: the packed horizontal pass loads and stores whole 4-float
+ * vectors, the last ones reaching past the row. */
+#define ROW_PAD 8
 
-/* Output rows of the smallest band, and bands per thread. Each band starts its ring afresh:
- * the source rows it shares with the band above are filtered twice (a few rows per band). */
+/* Output rows of the smallest band, and bands per thread. */
 #define MIN_BAND_ROWS 8
 #define BANDS_PER_THREAD 4
 
-/* Rows a ring needs: the longest vertical filter (at least 1). */
-static int ring_rows(const axis_taps *ay)
+/* Source columns [lo, hi] that an axis reads (hi < lo when none). */
+static void axis_cols(const axis_taps *a, int *lo, int *hi)
 {
-    int n = 1;
-    for (int i = 0; i < ay->len; i++)
-        if (ay->n[i] > n) n = ay->n[i];
-    return n;
+    axis_span(a, lo, hi);
+    if (*hi < *lo) *lo = 0, *hi = -1;
 }
 
 static int geom_build(cs_pp *pp, const cs_frame *f)
@@ -623,14 +623,17 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
         axis_build(&pp->ay, f->height, nh, g->oy, g->sy))
         return -1;
     axis_uniform(&pp->ax, f->width);
-    pp->rn = ring_rows(&pp->ay);
+    axis_cols(&pp->ax, &pp->xlo, &pp->xhi);
+    size_t rowf = (size_t)f->width * (is_yuv(f->format) ? 1 : packed_bpp(f->format));
+    size_t rowfc = 0;
     if (is_yuv(f->format)) {
         int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
         if (axis_build(&pp->axc, cw, nw, g->ox / 2, g->sx / 2) ||
             axis_build(&pp->ayc, ch, nh, g->oy / 2, g->sy / 2))
             return -1;
         axis_uniform(&pp->axc, cw);
-        pp->rnc = ring_rows(&pp->ayc);
+        axis_cols(&pp->axc, &pp->xloc, &pp->xhic);
+        rowfc = (size_t)cw * 2; /* U and V, interleaved */
     }
     /* BANDS_PER_THREAD bands per thread, claimed one at a time (a worker that wakes late
      * takes fewer), of at least MIN_BAND_ROWS output rows each. */
@@ -641,14 +644,12 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
     pp->nband = nb;
     for (int b = 0; b < nb; b++) {
         pp_band *bd = &pp->band[b];
-        if (!(bd->ring = malloc(sizeof(float) * (size_t)pp->rn * ((size_t)nw * nc + RING_PAD))))
-            return -1;
-        if (nc == 3 && !(bd->frow = aligned_alloc(16, sizeof(float) * 4 * ((size_t)f->width + 1))))
-            return -1;
-        if (!(bd->acc = malloc(sizeof(float) * (size_t)nw * nc))) return -1;
-        if (is_yuv(f->format)) {
-            if (!(bd->ringc = malloc(sizeof(float) * (size_t)pp->rnc * nw * 2))) return -1;
-            if (!(bd->accc = malloc(sizeof(float) * (size_t)nw * 2))) return -1;
+        /* Zeroed: the pads are read (into lanes that are never used) but never written. */
+        if (!(bd->vrow = calloc(rowf + ROW_PAD, sizeof(float)))) return -1;
+        if (!(bd->acc = calloc((size_t)nw * nc + ROW_PAD, sizeof(float)))) return -1;
+        if (rowfc) {
+            if (!(bd->vrowc = calloc(rowfc + ROW_PAD, sizeof(float)))) return -1;
+            if (!(bd->accc = calloc((size_t)nw * 2, sizeof(float)))) return -1;
         }
     }
     pp->fmt = f->format, pp->fw = f->width, pp->fh = f->height;
@@ -656,119 +657,163 @@ static int geom_build(cs_pp *pp, const cs_frame *f)
     return 0;
 }
 
-/* Horizontal passes: one source row into nw output samples (every output has the same number
- * of taps, axis_uniform). */
+/* Vertical pass first, on the 8-bit samples as they lie in memory: output row y's source rows
+ * into one float row (the columns [lo, hi) in samples), eight samples at a time held in a
+ * register over all taps. Then the horizontal pass on that row. Filtering the 8-bit rows first
+ * converts each source sample once and reads it once per tap, with contiguous vector loads
+ * (a horizontal-first pass needs a gather per tap). */
+typedef float v8f __attribute__((vector_size(32), aligned(4))); /* unaligned loads and stores */
+typedef uint8_t v8b __attribute__((vector_size(8), aligned(1)));
+typedef int32_t v8i __attribute__((vector_size(32)));
 
-/* Four lanes (R, G, B, 0): lane-wise arithmetic in the same order as the scalar reference. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef float v4u __attribute__((vector_size(16), aligned(4))); /* unaligned stores */
-
-/* Packed colour: the row's bytes to R, G, B, 0 floats per pixel (exact), then the taps on whole
- * pixels, four output pixels per step (independent accumulation chains). */
-static inline void hpass_packed(const axis_taps *ax, const uint8_t *row, int width, int bpp,
-                                int r_off, int g_off, int b_off, float *restrict frow,
-                                float *restrict out)
+/* Eight bytes to eight floats (exact). GCC compiles a generic byte-to-float vector conversion
+ * one sample at a time, hence the AVX2 zero-extension where there is one. */
+static inline v8f u8_to_f(const uint8_t *p)
 {
-    for (int p = 0; p < width; p++) {
-        const uint8_t *s = row + (size_t)p * bpp;
-        frow[4 * p] = s[r_off];
-        frow[4 * p + 1] = s[g_off];
-        frow[4 * p + 2] = s[b_off];
-        frow[4 * p + 3] = 0;
+#ifdef __AVX2__
+    __m128i b;
+    memcpy(&b, p, 8); /* the upper 8 bytes are not used */
+    __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    v8f r;
+    memcpy(&r, &f, sizeof r);
+    return r;
+#else
+    return __builtin_convertvector(__builtin_convertvector(*(const v8b *)p, v8i), v8f);
+#endif
+}
+
+/* a + w·x (w a float, x and a vectors or floats), rounded once where the CPU has FMA: the
+ * reference rounds the same way. */
+#ifdef __FMA__
+#define MADD8(w, x, a) ((v8f)_mm256_fmadd_ps(_mm256_set1_ps(w), (__m256)(x), (__m256)(a)))
+#define MADD4(w, x, a) ((v4f)_mm_fmadd_ps(_mm_set1_ps(w), (__m128)(x), (__m128)(a)))
+#define MADD1(w, x, a) fmaf(w, x, a)
+#else
+#define MADD8(w, x, a) ((a) + (w) * (x))
+#define MADD4(w, x, a) ((a) + (w) * (x))
+#define MADD1(w, x, a) ((a) + (w) * (x))
+#endif
+
+static inline void vpass_u8(const axis_taps *ay, int y, const uint8_t *plane, size_t stride, int lo,
+                            int hi, float *restrict row)
+{
+    const float *w = ay->w + (size_t)y * ay->maxn;
+    const int first = ay->first[y], n = ay->n[y];
+    const uint8_t *t[64];
+    const int nk = n < 64 ? n : 64; /* filters are at most a few taps; 64 is a guard */
+    for (int k = 0; k < nk; k++) t[k] = plane + (size_t)(first + k) * stride;
+    int i = lo;
+    for (; i + 8 <= hi; i += 8) {
+        v8f a = w[0] * u8_to_f(t[0] + i);
+        for (int k = 1; k < nk; k++) a = MADD8(w[k], u8_to_f(t[k] + i), a);
+        *(v8f *)(row + i) = a;
     }
-    const v4f *F = (const v4f *)frow;
-    const int nt = ax->len ? ax->n[0] : 0, mn = ax->maxn;
-    int x = 0;
-    for (; x + 3 < ax->len; x += 4) {
-        const float *w = ax->w + (size_t)x * mn;
-        const v4f *s0 = F + ax->first[x], *s1 = F + ax->first[x + 1], *s2 = F + ax->first[x + 2],
-                  *s3 = F + ax->first[x + 3];
-        v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0; k < nt; k++) {
-            a0 += w[k] * s0[k];
-            a1 += w[mn + k] * s1[k];
-            a2 += w[2 * mn + k] * s2[k];
-            a3 += w[3 * mn + k] * s3[k];
-        }
-        /* Whole vectors, each overwriting the previous one's fourth lane (RING_PAD). */
-        float *o = out + 3 * x;
-        *(v4u *)o = a0;
-        *(v4u *)(o + 3) = a1;
-        *(v4u *)(o + 6) = a2;
-        *(v4u *)(o + 9) = a3;
-    }
-    for (; x < ax->len; x++) {
-        const float *w = ax->w + (size_t)x * mn;
-        const v4f *s0 = F + ax->first[x];
-        v4f a0 = {0, 0, 0, 0};
-        for (int k = 0; k < nt; k++) a0 += w[k] * s0[k];
-        out[3 * x] = a0[0], out[3 * x + 1] = a0[1], out[3 * x + 2] = a0[2];
+    for (; i < hi; i++) {
+        float a = w[0] * (float)t[0][i];
+        for (int k = 1; k < nk; k++) a = MADD1(w[k], (float)t[k][i], a);
+        row[i] = a;
     }
 }
 
-/* One channel at byte step `step` (1 for Y/GRAY8/I420 chroma, 2 for NV12's UV). */
-static inline void hpass_plane(const axis_taps *ax, const uint8_t *row, int step,
-                               float *restrict out, int ostep)
+/* Four lanes per pixel: lane-wise arithmetic in the same order as the scalar reference. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4))); /* unaligned loads and stores */
+typedef int v4i __attribute__((vector_size(16)));
+
+/* Where hpass_packed puts its pixels when the model takes packed colour with a per-channel
+ * affine normalization (the direct path): model channel c = lane perm[c] of the filtered pixel
+ * (source order) · mul[c] + add[c], straight into the three planes. */
+typedef struct {
+    v4i perm;
+    v4f mul, add;
+    float *o0, *o1, *o2;
+} direct_out;
+
+/* Packed colour (bpp 3 or 4 floats per pixel): every output pixel is a 4-lane vector of taps
+ * over whole pixels (the fourth lane, alpha or the next pixel's first sample, is dropped), four
+ * output pixels per step (independent accumulation chains). Stored as R, G, B into out, or, with
+ * d, normalized and transposed into the model's planes (four pixels per store). */
+static inline void hpass_packed(const axis_taps *ax, const float *row, int bpp, int bgr,
+                                float *restrict out, const direct_out *d)
+{
+    const int nt = ax->len ? ax->n[0] : 0, mn = ax->maxn;
+    const v4i order = bgr ? (v4i){2, 1, 0, 3} : (v4i){0, 1, 2, 3};
+#define PX(p) (*(const v4u *)(row + (size_t)(p)*bpp))
+    int x = 0;
+    for (; x + 3 < ax->len; x += 4) {
+        const float *w = ax->w + (size_t)x * mn;
+        const int f0 = ax->first[x], f1 = ax->first[x + 1], f2 = ax->first[x + 2],
+                  f3 = ax->first[x + 3];
+        v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < nt; k++) {
+            a0 = MADD4(w[k], PX(f0 + k), a0);
+            a1 = MADD4(w[mn + k], PX(f1 + k), a1);
+            a2 = MADD4(w[2 * mn + k], PX(f2 + k), a2);
+            a3 = MADD4(w[3 * mn + k], PX(f3 + k), a3);
+        }
+        if (d) {
+            /* Lanes are model channels after the normalization; a 4×3 transpose. */
+            v4f n0 = __builtin_shuffle(a0, d->perm) * d->mul + d->add;
+            v4f n1 = __builtin_shuffle(a1, d->perm) * d->mul + d->add;
+            v4f n2 = __builtin_shuffle(a2, d->perm) * d->mul + d->add;
+            v4f n3 = __builtin_shuffle(a3, d->perm) * d->mul + d->add;
+            v4f lo01 = __builtin_shuffle(n0, n1, (v4i){0, 4, 1, 5});
+            v4f lo23 = __builtin_shuffle(n2, n3, (v4i){0, 4, 1, 5});
+            v4f hi01 = __builtin_shuffle(n0, n1, (v4i){2, 6, 3, 7});
+            v4f hi23 = __builtin_shuffle(n2, n3, (v4i){2, 6, 3, 7});
+            *(v4u *)(d->o0 + x) = __builtin_shuffle(lo01, lo23, (v4i){0, 1, 4, 5});
+            *(v4u *)(d->o1 + x) = __builtin_shuffle(lo01, lo23, (v4i){2, 3, 6, 7});
+            *(v4u *)(d->o2 + x) = __builtin_shuffle(hi01, hi23, (v4i){0, 1, 4, 5});
+            continue;
+        }
+        /* Whole vectors, each overwriting the previous one's fourth lane (ROW_PAD). */
+        float *o = out + 3 * x;
+        *(v4u *)o = __builtin_shuffle(a0, order);
+        *(v4u *)(o + 3) = __builtin_shuffle(a1, order);
+        *(v4u *)(o + 6) = __builtin_shuffle(a2, order);
+        *(v4u *)(o + 9) = __builtin_shuffle(a3, order);
+    }
+    for (; x < ax->len; x++) {
+        const float *w = ax->w + (size_t)x * mn;
+        const int f0 = ax->first[x];
+        v4f a0 = {0, 0, 0, 0};
+        for (int k = 0; k < nt; k++) a0 = MADD4(w[k], PX(f0 + k), a0);
+        if (d) {
+            v4f n = __builtin_shuffle(a0, d->perm) * d->mul + d->add;
+            d->o0[x] = n[0], d->o1[x] = n[1], d->o2[x] = n[2];
+        } else {
+            *(v4u *)(out + 3 * x) = __builtin_shuffle(a0, order);
+        }
+    }
+#undef PX
+}
+
+/* One channel at float step `step` (1 for Y/GRAY8, 2 for the interleaved U and V rows). */
+static inline void hpass_plane(const axis_taps *ax, const float *row, int step, float *restrict out,
+                               int ostep)
 {
     const int nt = ax->len ? ax->n[0] : 0;
     int x = 0;
     for (; x + 1 < ax->len; x += 2) {
         const float *w = ax->w + (size_t)x * ax->maxn, *v = w + ax->maxn;
-        const uint8_t *s = row + (size_t)ax->first[x] * step,
-                      *t = row + (size_t)ax->first[x + 1] * step;
+        const float *s = row + (size_t)ax->first[x] * step,
+                    *t = row + (size_t)ax->first[x + 1] * step;
         float a = 0, a1 = 0;
         for (int k = 0; k < nt; k++, s += step, t += step) {
-            a += w[k] * s[0];
-            a1 += v[k] * t[0];
+            a = MADD1(w[k], s[0], a);
+            a1 = MADD1(v[k], t[0], a1);
         }
         out[(size_t)x * ostep] = a;
         out[(size_t)(x + 1) * ostep] = a1;
     }
     for (; x < ax->len; x++) {
         const float *w = ax->w + (size_t)x * ax->maxn;
-        const uint8_t *s = row + (size_t)ax->first[x] * step;
+        const float *s = row + (size_t)ax->first[x] * step;
         float a = 0;
-        for (int k = 0; k < nt; k++, s += step) a += w[k] * s[0];
+        for (int k = 0; k < nt; k++, s += step) a = MADD1(w[k], s[0], a);
         out[(size_t)x * ostep] = a;
     }
 }
-
-/* Vertical pass for output row y: acc = Σ_k w_k · ring[(first + k) % rn], taps in order, eight
- * lanes at a time held in a register over all taps. */
-typedef float v8f __attribute__((vector_size(32), aligned(4))); /* unaligned loads and stores */
-
-static inline void vpass(const axis_taps *ay, int y, const float *ring, int rn, int rowlen,
-                         size_t stride, float *restrict acc)
-{
-    const float *w = ay->w + (size_t)y * ay->maxn;
-    const int first = ay->first[y], n = ay->n[y];
-    const float *t[64];
-    const int nk = n < 64 ? n : 64; /* filters are at most a few taps; 64 is a guard */
-    for (int k = 0; k < nk; k++) t[k] = ring + (size_t)((first + k) % rn) * stride;
-    int i = 0;
-    for (; i + 8 <= rowlen; i += 8) {
-        v8f a = w[0] * *(const v8f *)(t[0] + i);
-        for (int k = 1; k < nk; k++) a += w[k] * *(const v8f *)(t[k] + i);
-        *(v8f *)(acc + i) = a;
-    }
-    for (; i < rowlen; i++) {
-        float a = w[0] * t[0][i];
-        for (int k = 1; k < nk; k++) a += w[k] * t[k][i];
-        acc[i] = a;
-    }
-}
-
-/* Makes the ring hold source rows [first, first + n) of output row y, running the horizontal
- * pass on the rows it lacks. *next: the first source row not yet in the ring. */
-#define RING_FILL(ay, y, rn, next, HPASS)                                                          \
-    do {                                                                                           \
-        int first_ = (ay)->first[y], end_ = first_ + (ay)->n[y];                                   \
-        if (first_ < *(next) - (rn) || first_ > *(next)) *(next) = first_;                         \
-        for (; *(next) < end_; (*(next))++) {                                                      \
-            const int r = *(next);                                                                 \
-            HPASS;                                                                                 \
-        }                                                                                          \
-    } while (0)
 
 static inline float clamp255(float v)
 {
@@ -821,7 +866,7 @@ static int frame_check(const cs_frame *f, cs_error *err)
 }
 
 /* Output rows [y0, y1) of the frame into out, with the band's buffers: per output row the
- * horizontal passes of the source rows it adds (into the rings), the vertical passes, then
+ * vertical pass into a float row, the horizontal pass into the row accumulator, then
  * conversion and normalization. */
 static void run_band(const cs_pp *pp, const cs_frame *f, float *out, int y0, int y1,
                      const pp_band *bd)
@@ -831,12 +876,9 @@ static void run_band(const cs_pp *pp, const cs_frame *f, float *out, int y0, int
     const size_t plane = (size_t)H * W;
     const cs_pixfmt fmt = f->format;
     const int yuv = is_yuv(fmt), gray = fmt == CS_PIX_GRAY8;
-    const int nc = gray || yuv ? 1 : 3;
-    const int bpp = packed_bpp(fmt);
-    const int ro = fmt == CS_PIX_BGR || fmt == CS_PIX_BGRA || fmt == CS_PIX_BGRX ? 2 : 0;
+    const int bpp = yuv ? 1 : packed_bpp(fmt);
+    const int bgr = fmt == CS_PIX_BGR || fmt == CS_PIX_BGRA || fmt == CS_PIX_BGRX;
     const int chroma = yuv && C == 3; /* a 1-channel model reads Y only */
-    const size_t rowlen = (size_t)nw * nc, crowlen = (size_t)nw * 2;
-    const size_t rstride = rowlen + RING_PAD;
     yuv_coeffs yc = yuv_setup(f);
     const float m0 = pp->mul[0], m1 = pp->mul[1], m2 = pp->mul[2];
     const float a0 = pp->add[0], a1 = pp->add[1], a2 = pp->add[2];
@@ -844,7 +886,12 @@ static void run_band(const cs_pp *pp, const cs_frame *f, float *out, int y0, int
     const norm_kind norm = pp->norm == NORM_PATCH ? NORM_AFFINE : pp->norm;
     /* Packed colour to a 3-channel affine model: no per-pixel choices at all. */
     const int direct = !yuv && !gray && C == 3 && norm == NORM_AFFINE;
-    int next = 0, nextc = 0; /* first source rows not in the rings yet */
+    const int lo = pp->xlo * bpp, hi = (pp->xhi + 1) * bpp;
+    /* Lane of model channel c in a filtered pixel: source channel src[c] (R = 0), in memory
+     * order. */
+    direct_out dout = {.perm = {bgr ? 2 - s0 : s0, bgr ? 2 - s1 : s1, bgr ? 2 - s2 : s2, 3},
+                       .mul = {m0, m1, m2, 0},
+                       .add = {a0, a1, a2, 0}};
     for (int y = y0; y < y1; y++) {
         const int v = g->v0 + y;
         const size_t rowat = (size_t)v * W + g->u0;
@@ -855,44 +902,37 @@ static void run_band(const cs_pp *pp, const cs_frame *f, float *out, int y0, int
                 memset(out + c * plane + rowat, 0, sizeof(float) * (size_t)nw);
             continue;
         }
-        RING_FILL(&pp->ay, y, pp->rn, &next, {
-            const uint8_t *row = f->data[0] + (size_t)r * f->stride[0];
-            float *t = bd->ring + (size_t)(r % pp->rn) * rstride;
-            if (nc == 1)
-                hpass_plane(&pp->ax, row, 1, t, 1);
-            else if (bpp == 3 && ro == 0) /* constant offsets: lanes picked at compile time */
-                hpass_packed(&pp->ax, row, f->width, 3, 0, 1, 2, bd->frow, t);
-            else if (bpp == 3)
-                hpass_packed(&pp->ax, row, f->width, 3, 2, 1, 0, bd->frow, t);
-            else if (ro == 0)
-                hpass_packed(&pp->ax, row, f->width, 4, 0, 1, 2, bd->frow, t);
-            else
-                hpass_packed(&pp->ax, row, f->width, 4, 2, 1, 0, bd->frow, t);
-        });
-        vpass(&pp->ay, y, bd->ring, pp->rn, (int)rowlen, rstride, bd->acc);
-        if (chroma) {
-            RING_FILL(&pp->ayc, y, pp->rnc, &nextc, {
-                float *t = bd->ringc + (size_t)(r % pp->rnc) * crowlen;
-                if (fmt == CS_PIX_NV12) {
-                    const uint8_t *row = f->data[1] + (size_t)r * f->stride[1];
-                    hpass_plane(&pp->axc, row, 2, t, 2);
-                    hpass_plane(&pp->axc, row + 1, 2, t + 1, 2);
-                } else {
-                    hpass_plane(&pp->axc, f->data[1] + (size_t)r * f->stride[1], 1, t, 2);
-                    hpass_plane(&pp->axc, f->data[2] + (size_t)r * f->stride[2], 1, t + 1, 2);
-                }
-            });
-            vpass(&pp->ayc, y, bd->ringc, pp->rnc, (int)crowlen, crowlen, bd->accc);
-        }
+        vpass_u8(&pp->ay, y, f->data[0], (size_t)f->stride[0], lo, hi, bd->vrow);
         if (direct) {
-            const float *p = bd->acc;
-            float *q0 = o0, *q1 = o1, *q2 = o2;
-            for (int x = 0; x < nw; x++, p += 3) {
-                q0[x] = p[s0] * m0 + a0;
-                q1[x] = p[s1] * m1 + a1;
-                q2[x] = p[s2] * m2 + a2;
-            }
+            dout.o0 = o0, dout.o1 = o1, dout.o2 = o2;
+            if (bpp == 3) /* constant strides: picked at compile time */
+                hpass_packed(&pp->ax, bd->vrow, 3, bgr, NULL, &dout);
+            else
+                hpass_packed(&pp->ax, bd->vrow, 4, bgr, NULL, &dout);
             continue;
+        }
+        if (bpp == 1)
+            hpass_plane(&pp->ax, bd->vrow, 1, bd->acc, 1);
+        else if (bpp == 3)
+            hpass_packed(&pp->ax, bd->vrow, 3, bgr, bd->acc, NULL);
+        else
+            hpass_packed(&pp->ax, bd->vrow, 4, bgr, bd->acc, NULL);
+        if (chroma) {
+            float *t = bd->vrowc;
+            if (fmt == CS_PIX_NV12) {
+                vpass_u8(&pp->ayc, y, f->data[1], (size_t)f->stride[1], 2 * pp->xloc,
+                         2 * (pp->xhic + 1), t);
+                hpass_plane(&pp->axc, t, 2, bd->accc, 2);
+                hpass_plane(&pp->axc, t + 1, 2, bd->accc + 1, 2);
+            } else {
+                /* I420: U into the row's first half, V into its second. */
+                const int cw = (f->width + 1) / 2;
+                vpass_u8(&pp->ayc, y, f->data[1], (size_t)f->stride[1], pp->xloc, pp->xhic + 1, t);
+                vpass_u8(&pp->ayc, y, f->data[2], (size_t)f->stride[2], pp->xloc, pp->xhic + 1,
+                         t + cw);
+                hpass_plane(&pp->axc, t, 1, bd->accc, 2);
+                hpass_plane(&pp->axc, t + cw, 1, bd->accc + 1, 2);
+            }
         }
         const float *acc = bd->acc, *accc = bd->accc;
         for (int x = 0; x < nw; x++) {

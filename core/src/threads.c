@@ -49,6 +49,7 @@ struct cs_pool {
     atomic_int done;        /* parts of the current job finished */
     atomic_int stop;
     atomic_int sleepers; /* workers on (or about to wait on) cv */
+    atomic_int rest;     /* cs_pool_rest: idle workers sleep now (cleared by the next job) */
     uint32_t job;        /* id of the current job (caller only) */
     cs_range_fn fn;
     void *ctx;
@@ -101,7 +102,8 @@ static void *worker(void *arg)
                    seen &&
                !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             cpu_relax();
-            if ((++spins & 63) == 0 && now_ns() - t0 > p->spin_ns) {
+            if ((++spins & 63) == 0 && (atomic_load_explicit(&p->rest, memory_order_relaxed) ||
+                                        now_ns() - t0 > p->spin_ns)) {
                 pthread_mutex_lock(&p->mu);
                 atomic_fetch_add(&p->sleepers, 1);
                 while ((uint32_t)(atomic_load(&p->claim) >> 32) == seen && !atomic_load(&p->stop))
@@ -167,6 +169,11 @@ void cs_pool_destroy(cs_pool **pp)
     *pp = NULL;
 }
 
+void cs_pool_rest(cs_pool *p)
+{
+    if (p) atomic_store_explicit(&p->rest, 1, memory_order_relaxed);
+}
+
 int cs_pool_threads(const cs_pool *p)
 {
     return p ? p->threads : 1;
@@ -192,6 +199,7 @@ void cs_parallel_for_parts(const cs_exec *ex, int64_t n, int parts, cs_range_fn 
     p->parts = n < parts ? (int)n : parts;
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     if (++p->job == 0) p->job = 1; /* 0 is the id workers start from */
+    atomic_store_explicit(&p->rest, 0, memory_order_relaxed);
     /* Publishing the job (seq_cst), then the sleepers check: a worker going to sleep either
      * sees the new job or is counted (it registers under the mutex before re-checking). */
     atomic_store(&p->claim, (uint64_t)p->job << 32 | (uint64_t)p->parts << 16);

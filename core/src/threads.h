@@ -26,6 +26,10 @@ cs_pool *cs_pool_new(int threads);
  * workers do not hold a core the next stage (the engine's own pool) needs. */
 cs_pool *cs_pool_new_spin(int threads, int64_t spin_ns);
 void cs_pool_destroy(cs_pool **p);
+/* Lets the idle workers sleep at once instead of spinning until CS_SPIN_NS: for a caller that
+ * knows its next job is a while away (a video element between frames), so that the cores are
+ * free for other threads meanwhile. The next job wakes them (and spinning resumes). */
+void cs_pool_rest(cs_pool *p);
 int cs_pool_threads(const cs_pool *p);
 
 /* Splits [0, n) into one contiguous chunk per thread and runs fn on each; the caller's

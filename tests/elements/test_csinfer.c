@@ -195,6 +195,9 @@ static void classification_matches_engine(void **state)
     CsTimingMeta *tm = cs_buffer_get_timing_meta(out);
     assert_non_null(tm);
     assert_true(cs_timing_meta_get(tm, "csinfer") > 0);
+    /* The forward pass is part of the element's time. */
+    assert_true(cs_timing_meta_get(tm, "csinfer.forward") > 0);
+    assert_true(cs_timing_meta_get(tm, "csinfer.forward") <= cs_timing_meta_get(tm, "csinfer"));
     gst_buffer_unref(out);
     gst_harness_teardown(h);
 }
@@ -257,6 +260,8 @@ static void gradcam_matches_library(void **state)
         assert_false(hm->async);
         assert_true(hm->to_frame.scale_x == 2.0 && hm->to_frame.offset_x == 1.0);
         assert_true(cs_timing_meta_get(cs_buffer_get_timing_meta(out), "csinfer.explain") > 0);
+        /* Explained in the streaming thread: the explainer's forward pass was the only one. */
+        assert_true(cs_timing_meta_get(cs_buffer_get_timing_meta(out), "csinfer.forward") == 0);
         gst_buffer_unref(out);
     }
     g_free(ref);

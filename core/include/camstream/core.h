@@ -94,12 +94,12 @@ int cs_model_opset(const cs_model *m);
 typedef struct cs_plan cs_plan;
 
 typedef struct cs_plan_opts {
-    int threads;               /* every thread: ours and OpenBLAS's; 0 = number of cores */
-    int batch;                 /* value of a symbolic first dimension; 0 = 1 */
-    const char *const *keep;   /* tensor names that must stay readable after a run */
+    int threads;             /* every thread: ours and OpenBLAS's; 0 = number of cores */
+    int batch;               /* value of a symbolic first dimension; 0 = 1 */
+    const char *const *keep; /* tensor names that must stay readable after a run */
     int n_keep;
-    int keep_all;              /* every intermediate stays readable (no buffer reuse) */
-    int no_fuse;               /* skip BatchNorm folding and activation fusion */
+    int keep_all; /* every intermediate stays readable (no buffer reuse) */
+    int no_fuse;  /* skip BatchNorm folding and activation fusion */
     /* Optional explicit input shapes (e.g. from test data); NULL = from the model. */
     const cs_tensor *input_shapes;
     int n_input_shapes;
@@ -136,6 +136,10 @@ int cs_plan_n_outputs(const cs_plan *p);
 const cs_tensor *cs_plan_output(const cs_plan *p, int i);
 
 cs_status cs_plan_run(cs_plan *p, cs_error *err);
+/* After a run, when the next one is a while away (a video element between frames): lets the
+ * plan's idle worker threads sleep at once instead of spinning for the next op, so that the
+ * cores are free for other work meanwhile. The next run wakes them. */
+void cs_plan_rest(cs_plan *p);
 
 /* Zero-copy input: until the next bind of input i (NULL restores the plan's own buffer),
  * every cs_plan_run reads input i from the caller's `data` (cs_tensor_bytes of
@@ -178,8 +182,7 @@ typedef struct cs_grad cs_grad;
  * wrt (an intermediate, the graph input, or a weight). The plan must have been made with
  * opts.gradients = 1. Only the steps on a path from a wrt tensor to `of` run, so a gradient
  * at the last feature map only runs the head. */
-cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt,
-                     cs_error *err);
+cs_grad *cs_grad_new(cs_plan *p, const char *of, const char *const *wrt, int n_wrt, cs_error *err);
 /* Backward passes from several outputs at once (e.g. the heads of a multitask model, for a
  * loss summing theirs): the gradient is the sum of each output's seed contribution. No
  * output may be upstream of another (their seeds are kept between runs). */
@@ -203,8 +206,7 @@ int cs_grad_n_steps(const cs_grad *g);
 /* Reads a TensorProto (float or int64; other numeric types are converted where exact).
  * The result owns its data; free it with cs_tensor_free. */
 cs_tensor *cs_tensorproto_read_file(const char *path, cs_error *err);
-cs_tensor *cs_tensorproto_read_memory(const void *buf, size_t len, const char *what,
-                                      cs_error *err);
+cs_tensor *cs_tensorproto_read_memory(const void *buf, size_t len, const char *what, cs_error *err);
 cs_status cs_tensorproto_write_file(const char *path, const cs_tensor *t, cs_error *err);
 cs_tensor *cs_tensor_new(cs_dtype type, int ndim, const int64_t *dims, const char *name);
 void cs_tensor_free(cs_tensor **t);

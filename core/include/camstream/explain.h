@@ -80,6 +80,8 @@ cs_explainer *cs_explainer_new(const cs_model *m, const cs_explain_opts *o, cs_e
 void cs_explainer_destroy(cs_explainer **e);
 /* The input to fill before each run: one image, 1×C×H×W, preprocessed as the model wants. */
 cs_tensor *cs_explainer_input(cs_explainer *e);
+/* cs_plan_rest for the explainer's plans: its idle threads sleep until the next run. */
+void cs_explainer_rest(cs_explainer *e);
 /* The names the explainer resolved (for messages and metadata). */
 const char *cs_explainer_layer(const cs_explainer *e);
 const char *cs_explainer_score(const cs_explainer *e);
@@ -92,12 +94,12 @@ int cs_explainer_n_outputs(const cs_explainer *e);
 const cs_tensor *cs_explainer_output(const cs_explainer *e, int i);
 
 typedef struct cs_explanation {
-    int cls;                /* the class explained */
-    float score;            /* its score before softmax */
+    int cls;                 /* the class explained */
+    float score;             /* its score before softmax */
     const cs_tensor *scores; /* every class's score, 1×K */
-    const cs_tensor *map;   /* h×w: layer resolution for CAM-style methods, input resolution
-                               for saliency, SmoothGrad, RISE and Augmented Grad-CAM */
-    const cs_tensor *image; /* PV only: 1×C×H×W reconstruction shown through the map */
+    const cs_tensor *map;    /* h×w: layer resolution for CAM-style methods, input resolution
+                                for saliency, SmoothGrad, RISE and Augmented Grad-CAM */
+    const cs_tensor *image;  /* PV only: 1×C×H×W reconstruction shown through the map */
 } cs_explanation;
 
 /* Explains class cls (-1: top-1). The result's tensors belong to the explainer and hold
@@ -120,8 +122,8 @@ typedef struct cs_box {
 /* Boxes from a map: threshold at frac × max (default 0.2), 4-connected components; with
  * all = 0 the largest component's box, else every component of at least min_area pixels,
  * largest first. Returns the number of boxes written (at most max_boxes). */
-int cs_map_boxes(const float *map, int h, int w, float frac, int all, int min_area,
-                 cs_box *boxes, int max_boxes);
+int cs_map_boxes(const float *map, int h, int w, float frac, int all, int min_area, cs_box *boxes,
+                 int max_boxes);
 
 /* ---- visualization ------------------------------------------------------------------------- */
 
@@ -152,9 +154,9 @@ cs_tensor *cs_activation_maximize(const cs_model *m, const cs_actmax_opts *o, fl
                                   cs_error *err);
 
 typedef struct cs_patch {
-    int image;      /* index in the set */
-    int y, x;       /* unit position in the layer */
-    float value;    /* activation */
+    int image;          /* index in the set */
+    int y, x;           /* unit position in the layer */
+    float value;        /* activation */
     int y0, x0, y1, x1; /* receptive field in input pixels, clipped to the image */
 } cs_patch;
 /* The k highest activations of channel `unit` of `layer` over n images (each 1×C×H×W,

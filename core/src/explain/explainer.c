@@ -309,6 +309,14 @@ static cs_status resolve_score(cs_explainer *e, const cs_plan *probe, cs_error *
 
 /* ---- creation ------------------------------------------------------------------------------- */
 
+void cs_explainer_rest(cs_explainer *e)
+{
+    if (!e) return;
+    cs_plan_rest(e->p);
+    cs_plan_rest(e->pb);
+    cs_plan_rest(e->pd);
+}
+
 void cs_explainer_destroy(cs_explainer **pe)
 {
     if (!pe || !*pe) return;

@@ -165,6 +165,7 @@ static int check_chain(ctx *x, const char *group, const key *k, const char *v, v
 static int check_sink(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_pattern(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_loop(ctx *x, const char *group, const key *k, const char *v, void *obj);
+static int check_realtime(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_curve_key(ctx *x, const char *group, const key *k, const char *v, void *obj);
 static int check_curve_authorized(ctx *x, const char *group, const key *k, const char *v,
                                   void *obj);
@@ -247,6 +248,10 @@ static const key stream_keys[] = {
     {"loop", K_BOOL, 0, 0, bool_names, "false", 0, SK(loop), check_loop,
      "`file:` sources only: true plays the file again from the start when it ends; false: the "
      "stream stops when the file ends"},
+    {"realtime", K_BOOL, 0, 0, bool_names, "false", 0, SK(realtime), check_realtime,
+     "`file:` sources only: true plays the file at its own frame rate, as a camera would "
+     "deliver it (frames are counted in, and their latency measured, once they are due); "
+     "false: as fast as the chain runs"},
     {"enabled", K_BOOL, 0, 0, bool_names, "true", 0, SK(enabled), NULL,
      "false: checked but not started"},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL},
@@ -612,6 +617,17 @@ static int check_loop(ctx *x, const char *group, const key *k, const char *v, vo
     const csd_stream *s = obj;
     if (s->loop && s->kind != CSD_SRC_FILE)
         return fail(x, group, k->name, "only for file: sources (source is '%s')", s->source);
+    return 0;
+}
+
+static int check_realtime(ctx *x, const char *group, const key *k, const char *v, void *obj)
+{
+    const csd_stream *s = obj;
+    if (s->realtime && s->kind != CSD_SRC_FILE)
+        return fail(x, group, k->name,
+                    "only for file: sources (source is '%s'; live sources "
+                    "are real time already)",
+                    s->source);
     return 0;
 }
 
@@ -1471,6 +1487,9 @@ char *csd_stream_launch(const csd_config *c, const csd_stream *s)
         if (s->height) g_string_append_printf(g, ",height=%d", s->height);
         if (s->framerate) g_string_append_printf(g, ",framerate=%d/1", s->framerate);
     }
+    /* A real-time file is paced before the ingress queue, so that a frame counts as in (and
+     * its latency starts) when it is due, not when the decoder got ahead of the clock. */
+    if (s->kind == CSD_SRC_FILE && s->realtime) g_string_append(g, " ! clocksync");
     /* The daemon counts frames in at the ingress queue. Live sources do not wait for a slow
      * chain: the queue keeps the newest two frames and drops older ones. */
     if (s->kind == CSD_SRC_FILE)

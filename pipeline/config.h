@@ -88,7 +88,8 @@ typedef struct csd_stream {
     char *sink_arg; /* record: resolved path (its directory may not exist yet); preview: endpoint */
     char *publish;  /* the stream's publish endpoint (default: the daemon's) */
     csd_restart restart;
-    int loop; /* file sources: play again from the start at the end */
+    int loop;     /* file sources: play again from the start at the end */
+    int realtime; /* file sources: play at the file's own rate (a clocksync before ingress) */
     int enabled;
     int line;
 } csd_stream;

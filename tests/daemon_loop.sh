@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# camstreamd loop = true: a short generated clip (gst-launch-1.0: MJPEG in Matroska, 2 s) played
-# in a loop, recorded. Checks that each pass is a segment seek (the log says "playing it again"
-# at least twice and never "restart"), that SIGTERM stops with exit 0, and that
-# gst-discoverer-1.0 (not ours) finds the recording longer than two passes: one continuous file.
+# camstreamd loop = true, realtime = true: a short generated clip (gst-launch-1.0: MJPEG in
+# Matroska, 2 s) played in a loop at its own rate, recorded. Checks that each pass is a segment
+# seek (the log says "playing it again" at least twice and never "restart"), that the passes
+# are paced (a whole pass, between two "playing it again" lines, takes at least 1.5 s: a slow
+# machine only makes it longer; as fast as the chain runs it would take a few ms), that SIGTERM
+# stops with exit 0, and that gst-discoverer-1.0 (not ours) finds the recording longer than two
+# passes: one continuous file.
 #
 #     daemon_loop.sh CAMSTREAMD SOURCE_DIR
 set -u
@@ -32,8 +35,9 @@ description = $src/tests/models/gap_cnn_op13/model.onnx
 [stream clip]
 source = file:clip.mkv
 loop = true
+realtime = true
 model = gap
-chain = identity sync=true ! csnormalize ! csinfer top-k=2
+chain = csnormalize ! csinfer top-k=2
 sink = record=rec/out.mkv
 EOF
 
@@ -47,6 +51,12 @@ for _ in $(seq 1 600); do
 done
 n=$(grep -c "stream clip: end of file, playing it again" "$tmp/log")
 [ "$n" -ge 2 ] || bad "fewer than 2 passes ended ($n)"
+# the log's times (HH:MM:SS.mmm) of the first two passes' ends, in ms
+ms=$(grep "stream clip: end of file, playing it again" "$tmp/log" | head -2 |
+    awk '{ split($3, t, ":"); v[NR] = (t[1] * 3600 + t[2] * 60 + t[3]) * 1000 }
+         END { d = v[2] - v[1]; if (d < 0) d += 86400000; if (NR == 2) printf "%d", d; else print 0 }')
+[ "$ms" -ge 1500 ] || bad "a pass of the 2 s clip took $ms ms: not paced at the clip's rate"
+echo "one pass in $ms ms"
 grep -qi "restart" "$tmp/log" && bad "the pipeline restarted: $(grep -i restart "$tmp/log" | head -1)"
 grep -q "stream clip: ended" "$tmp/log" && bad "the stream ended despite loop = true"
 

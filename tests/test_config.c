@@ -99,11 +99,13 @@ static void test_default_conf(void **state)
     const csd_stream *s = &c->streams[0];
     assert_int_equal(s->kind, CSD_SRC_FILE);
     assert_true(s->loop);
+    assert_true(s->realtime);
     assert_ptr_equal(s->model, &c->models[0]);
     char *launch = csd_stream_launch(c, s);
     assert_non_null(strstr(launch, "filesrc location=/"));
     assert_non_null(strstr(launch, "/models/shapes_demo.mkv ! decodebin ! "));
-    assert_non_null(strstr(launch, "! identity sync=true ! csnormalize model=/"));
+    assert_non_null(strstr(launch, "! clocksync ! queue name=ingress "));
+    assert_non_null(strstr(launch, "max-size-time=0 ! csnormalize model=/"));
     assert_non_null(strstr(launch, "! csinfer explain=gradcam explain-interval=3 top-k=3 model=/"));
     assert_non_null(strstr(launch, "! cslocalize model=/"));
     assert_non_null(strstr(launch, "! cspublish name=publish endpoint=tcp://127.0.0.1:5555 "
@@ -457,6 +459,7 @@ static void test_daemon_keys_and_launch(void **state)
                    "sink = record=rec/sub/live.mkv\n"
                    "[stream file]\nsource = file:clip.mkv\nloop = true\nchain = queue\n"
                    "sink = record=f.webm\n"
+                   "[stream paced]\nsource = file:clip.mkv\nrealtime = true\nchain = queue\n"
                    "[stream h264]\nsource = testsrc://\nchain = queue\nsink = record=x.mp4\n");
     csd_error err;
     csd_config *c = load_text(text, 0, &err, NULL);
@@ -466,6 +469,8 @@ static void test_daemon_keys_and_launch(void **state)
     const csd_stream *live = csd_config_stream(c, "live"), *file = csd_config_stream(c, "file");
     assert_false(live->loop);
     assert_true(file->loop);
+    assert_false(file->realtime);
+    assert_true(csd_config_stream(c, "paced")->realtime);
     /* the recording's directories need not exist yet (the daemon creates them) */
     char *want = g_build_filename(tmpdir, "rec", "sub", "live.mkv", NULL);
     assert_string_equal(live->sink_arg, want);
@@ -482,7 +487,11 @@ static void test_daemon_keys_and_launch(void **state)
     assert_non_null(strstr(l, "decodebin ! videoconvert ! queue name=ingress max-size-buffers=2 "
                               "max-size-bytes=0 max-size-time=0 ! queue ! cspublish"));
     assert_null(strstr(l, "leaky"));
+    assert_null(strstr(l, "clocksync"));
     assert_non_null(strstr(l, "vp8enc deadline=1 ! webmmux ! filesink"));
+    g_free(l);
+    l = csd_stream_launch(c, csd_config_stream(c, "paced"));
+    assert_non_null(strstr(l, "decodebin ! videoconvert ! clocksync ! queue name=ingress "));
     g_free(l);
     l = csd_stream_launch(c, csd_config_stream(c, "h264"));
     assert_non_null(strstr(l, "x264enc tune=zerolatency ! mp4mux ! filesink"));
@@ -504,6 +513,10 @@ static void test_daemon_keys_and_launch(void **state)
                  "[stream s] loop: only for file: sources (source is 'testsrc://')", NULL);
     expect_error("[stream s]\nsource = rtsp://cam/x\nchain = queue\nloop = maybe\n", 4,
                  "[stream s] loop: 'maybe' is not a boolean", NULL);
+    expect_error("[stream s]\nsource = testsrc://\nchain = queue\nrealtime = true\n", 4,
+                 "[stream s] realtime: only for file: sources (source is 'testsrc://'; live "
+                 "sources are real time already)",
+                 NULL);
     expect_error("[daemon]\nrestart_delay = 5000\nrestart_max_delay = 1000\n[stream s]\n"
                  "source = testsrc://\nchain = queue\n",
                  3,

@@ -82,12 +82,7 @@ fi
 
 # ---- onnxruntime-node --------------------------------------------------------------------
 if [ $DO_ORT = 1 ]; then
-    command -v node >/dev/null || die "node not found (apt-get install nodejs npm)"
-    if ! (cd "$ROOT/bench" && node -e "require('onnxruntime-node')" 2>/dev/null); then
-        echo "== installing onnxruntime-node into bench/node_modules"
-        (cd "$ROOT/bench" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-package-lock \
-            --no-audit --no-fund) || die "npm install failed"
-    fi
+    "$ROOT/scripts/install-ort.sh" || die "onnxruntime-node could not be installed"
     # The CPU execution provider must load and run: check on a committed test model.
     node "$ROOT/bench/ort_bench.js" "$ROOT/tests/models/gap_cnn_op13/model.onnx" \
         --check "$ROOT/tests/models/gap_cnn_op13/test_data_set_0" >/dev/null ||

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages camstream needs to build, test and develop.
 # Idempotent: asks apt only for what is missing.
-#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh          build + test dependencies, with the oracles the tests run
+#                                    (numpy, onnx, scikit-image, pyzmq, onnxruntime-node)
 #   scripts/install-deps.sh --dev    also the development-time tools (PyTorch exporters, ...)
+#   scripts/install-deps.sh --run    only what building and running the daemon needs
 set -euo pipefail
 
 pkgs=(
@@ -14,13 +16,23 @@ pkgs=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libcairo2-dev libpango1.0-dev fonts-dejavu-core libzmq3-dev
   libgstrtspserver-1.0-dev
-  protobuf-compiler python3-protobuf python3-zmq
 )
-dev_pkgs=(
-  python3-torch python3-torchvision python3-onnx python3-numpy python3-protobuf
-  nodejs npm clang-format python3-skimage
+# What the tests check against (never linked into the product): protobuf/pyzmq clients,
+# numpy/onnx/scikit-image oracles, gst-discoverer-1.0, node for onnxruntime-node.
+test_pkgs=(
+  protobuf-compiler python3-protobuf python3-zmq python3-numpy python3-onnx python3-skimage
+  gstreamer1.0-plugins-base-apps
 )
-[ "${1:-}" = "--dev" ] && pkgs+=("${dev_pkgs[@]}")
+dev_pkgs=(python3-torch python3-torchvision clang-format)
+mode=${1:-test}
+case $mode in
+  --run) ;;
+  test) pkgs+=("${test_pkgs[@]}") ;;
+  --dev) pkgs+=("${test_pkgs[@]}" "${dev_pkgs[@]}") ;;
+  *) echo "install-deps: unknown option $mode (--run, --dev)" >&2; exit 2 ;;
+esac
+command -v node >/dev/null || [ "$mode" = --run ] || pkgs+=(nodejs npm)
+ort() { [ "$mode" = --run ] || "$(dirname "$0")/install-ort.sh"; }
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,6 +40,7 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages present"
+  ort
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -36,3 +49,4 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+ort

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `camstream train` end to end on a tiny synthetic dataset (camstream synth): progress lines,
-# the model, statistics and description files, checkpoints and --resume, the exported ONNX accepted by onnx.checker and giving the same outputs in
-# onnxruntime (bench/node_modules, when installed) as in camstream's engine, and usage
+# the model, statistics and description files, checkpoints and --resume, the exported ONNX
+# accepted by onnx.checker and giving the same outputs in onnxruntime (bench/node_modules, scripts/install-ort.sh) as in camstream's engine, and usage
 # errors with one line on stderr.
 #
 #     cli_train.sh CAMSTREAM SOURCE_DIR
@@ -86,7 +86,10 @@ grep -q 'kp err' "$tmp/logp" || fail "pose progress: $(cat "$tmp/logp")"
 grep -q '^skeleton = ' "$tmp/pose.model" || fail "pose description: skeleton"
 
 # the exported model: onnx.checker, then camstream vs onnxruntime on the same input
-if [ -x "$py" ] && "$py" -c 'import onnx' 2>/dev/null; then
+# (scripts/install-deps.sh installs both oracles; a missing one fails the test, it is not skipped)
+if ! [ -x "$py" ] || ! "$py" -c 'import onnx, numpy' 2>/dev/null; then
+    fail "needs $py with onnx and numpy (scripts/install-deps.sh)"
+else
     "$py" - "$out" "$tmp/set" <<'PY' || fail "onnx.checker / input"
 import os, sys, numpy as np, onnx
 from onnx import numpy_helper
@@ -100,15 +103,13 @@ PY
     "$camstream" run "$out" --in "$tmp/set/input_0.pb" --out-dir "$tmp/set" --threads 2 \
         >/dev/null 2>"$tmp/err" || fail "camstream run on the exported model: $(cat "$tmp/err")"
     ort=$src/bench/node_modules/onnxruntime-node
-    if command -v node >/dev/null && [ -d "$ort" ]; then
+    if ! command -v node >/dev/null || ! [ -d "$ort" ]; then
+        fail "needs node and onnxruntime-node in bench/node_modules (scripts/install-ort.sh)"
+    else
         node "$src/bench/ort_bench.js" "$out" --check "$tmp/set" >"$tmp/ort" 2>&1 ||
             fail "onnxruntime disagrees with camstream: $(cat "$tmp/ort")"
         [ -n "${CS_TRAIN_VERBOSE:-}" ] && cat "$tmp/ort"
-    else
-        echo "note: onnxruntime-node not installed in bench/node_modules; skipped that check"
     fi
-else
-    echo "note: python3 with onnx not found; skipped onnx.checker"
 fi
 
 # usage and data errors: non-zero, one line on stderr, no model

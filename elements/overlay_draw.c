@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 static inline guint8 clamp8(float v)
 {
@@ -108,7 +111,7 @@ void ov_lut_init(OvLut *lut, const OvCanvas *c, cs_colormap map)
 
 void ov_scratch_clear(OvScratch *s)
 {
-    g_free(s->row);
+    g_free(s->h);
     g_free(s->x0);
     g_free(s->fx);
     g_free(s->idx);
@@ -242,19 +245,18 @@ void ov_line(OvCanvas *c, float x0, float y0, float x1, float y1, float lw, cons
 
 /* ---- heatmap -------------------------------------------------------------------------- */
 
-static gboolean grow(OvScratch *s, int mw, int n)
+static void grow(OvScratch *s, int n_h, int n)
 {
-    if ((size_t)mw > s->n_row) {
-        s->row = g_renew(float, s->row, mw);
-        s->n_row = (size_t)mw;
+    if ((size_t)n_h > s->n_h) {
+        s->h = g_renew(float, s->h, n_h);
+        s->n_h = (size_t)n_h;
     }
     if ((size_t)n > s->n_x) {
         s->x0 = g_renew(int, s->x0, n);
         s->fx = g_renew(float, s->fx, n);
-        s->idx = g_renew(gint16, s->idx, n);
+        s->idx = g_renew(gint32, s->idx, n);
         s->n_x = (size_t)n;
     }
-    return TRUE;
 }
 
 /* Map coordinate of a frame position p (align_corners = false), split into index and weight. */
@@ -269,57 +271,159 @@ static inline void axis(float p, float r0, float scale, int m, int *i0, float *f
     *f = m > 1 ? u - (float)i : 0.f;
 }
 
-/* Row of the map at frame y (interpolated between two map rows) into s->row. */
-static void map_row(const float *map, int mh, int mw, float ry, float sy, float y, float *row)
+/* The map resized along x once per frame: s->h holds, for each map row, its values at the n
+ * frame columns p0, p0 + step, ... Every frame row then only interpolates two of these rows. */
+static void columns(const float *map, int mh, int mw, float p0, float step, float rx, float sx,
+                    int n, OvScratch *s)
+{
+    for (int k = 0; k < n; k++) axis(p0 + step * (float)k, rx, sx, mw, &s->x0[k], &s->fx[k]);
+    for (int j = 0; j < mh; j++) {
+        const float *m = map + (gsize)j * mw;
+        float *h = s->h + (gsize)j * n;
+        for (int k = 0; k < n; k++) {
+            int i = s->x0[k];
+            float b = mw > 1 ? m[i + 1] : m[i];
+            h[k] = m[i] + (b - m[i]) * s->fx[k];
+        }
+    }
+}
+
+/* Colormap index of v (−1: below the threshold or NaN). */
+static inline gint32 heat_index(float v, float threshold)
+{
+    float c = v < 1.f ? v : 1.f;
+    c = c > -1.f ? c : -1.f; /* NaN too: the conversion is always defined */
+    return v >= threshold ? (gint32)(c * 255.f + 0.5f) : -1;
+}
+
+/* Colormap indices of the n columns at frame row position y. */
+static void row_index(const OvScratch *s, int mh, int n, float y, float ry, float sy,
+                      float threshold, gint32 *restrict idx)
 {
     int j;
     float fy;
     axis(y, ry, sy, mh, &j, &fy);
-    const float *a = map + (gsize)j * mw, *b = mh > 1 ? a + mw : a;
-    for (int i = 0; i < mw; i++) row[i] = a[i] + (b[i] - a[i]) * fy;
-    row[mw] = row[mw - 1];
-}
-
-static inline float sample(const float *row, int i0, float fx)
-{
-    return row[i0] + (row[i0 + 1] - row[i0]) * fx; /* row[mw] repeats row[mw − 1] */
-}
-
-static inline int lut_index(float v)
-{
-    return (int)((v < 1.f ? v : 1.f) * 255.f + 0.5f);
-}
-
-/* Colormap index of n pixels of one row (−1: below the threshold or NaN). */
-static void row_index(const float *row, const int *i0, const float *fx, int n, float threshold,
-                      gint16 *idx)
-{
-    for (int k = 0; k < n; k++) {
-        float v = sample(row, i0[k], fx[k]);
-        idx[k] = (gint16)(v >= threshold ? lut_index(v) : -1);
+    const float *restrict a = s->h + (gsize)j * n, *restrict b = mh > 1 ? a + n : a;
+    int k = 0;
+#ifdef __AVX2__
+    const __m256 f = _mm256_set1_ps(fy), one = _mm256_set1_ps(1.f), mone = _mm256_set1_ps(-1.f),
+                 t = _mm256_set1_ps(threshold), s255 = _mm256_set1_ps(255.f),
+                 h = _mm256_set1_ps(0.5f);
+    for (; k + 8 <= n; k += 8) {
+        __m256 va = _mm256_loadu_ps(a + k),
+               v = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(b + k), va), f, va);
+        /* min returns its second operand for NaN: an index in range, which keep then drops */
+        __m256 c = _mm256_max_ps(_mm256_min_ps(v, one), mone);
+        __m256i i = _mm256_cvttps_epi32(_mm256_fmadd_ps(c, s255, h));
+        __m256 keep = _mm256_cmp_ps(v, t, _CMP_GE_OQ);
+        _mm256_storeu_si256(
+            (__m256i *)(void *)(idx + k),
+            _mm256_blendv_epi8(_mm256_set1_epi32(-1), i, _mm256_castps_si256(keep)));
     }
+#endif
+    for (; k < n; k++) idx[k] = heat_index(a[k] + (b[k] - a[k]) * fy, threshold);
 }
 
-/* out = (a·color + 127 + (255 − a)·frame) / 255 per byte, ca[i] = a·color[i] + 127. */
-#define BLEND_ROW(PS)                                                                              \
-    for (int k = 0; k < n; k++) {                                                                  \
-        int i = idx[k];                                                                            \
-        if (i < 0) continue;                                                                       \
+/* The blend of one byte: (A·color + (256 − A)·frame + 128) / 256, A = alpha in 1/256ths.
+ * Every term fits 16 bits, so the vector path computes the very same bytes. */
+static inline guint8 heat8(guint32 ca, guint32 na, guint8 q)
+{
+    return (guint8)((ca + na * q) >> 8);
+}
+
+#ifdef __AVX2__
+/* Eight 4-byte pixels at a time: gather their colors, blend in 16-bit lanes, keep the frame
+ * where idx < 0. Returns how many pixels it did (a multiple of 8). */
+static int blend_row4_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
+{
+    const __m256i zero = _mm256_setzero_si256(), a16 = _mm256_set1_epi16((short)alpha),
+                  na16 = _mm256_set1_epi16((short)(256 - alpha)), half = _mm256_set1_epi16(128);
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i i = _mm256_loadu_si256((const __m256i *)(const void *)(idx + k));
+        __m256i keep = _mm256_cmpgt_epi32(zero, i); /* idx < 0 */
+        if (_mm256_movemask_epi8(keep) == -1) continue;
+        __m256i col = _mm256_i32gather_epi32((const int *)color, _mm256_max_epi32(i, zero), 4);
+        __m256i f = _mm256_loadu_si256((const __m256i *)(void *)(p + 4 * k));
+        __m256i lo = _mm256_add_epi16(
+            _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpacklo_epi8(col, zero), a16),
+                             _mm256_mullo_epi16(_mm256_unpacklo_epi8(f, zero), na16)),
+            half);
+        __m256i hi = _mm256_add_epi16(
+            _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpackhi_epi8(col, zero), a16),
+                             _mm256_mullo_epi16(_mm256_unpackhi_epi8(f, zero), na16)),
+            half);
+        __m256i out = _mm256_packus_epi16(_mm256_srli_epi16(lo, 8), _mm256_srli_epi16(hi, 8));
+        _mm256_storeu_si256((__m256i *)(void *)(p + 4 * k), _mm256_blendv_epi8(out, f, keep));
+    }
+    return k;
+}
+#endif
+
+#ifdef __AVX2__
+/* Sixteen Y samples at a time (I420, NV12), as blend_row4_avx2. */
+static int blend_row1_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
+{
+    const __m256i zero = _mm256_setzero_si256(), a16 = _mm256_set1_epi16((short)alpha),
+                  na16 = _mm256_set1_epi16((short)(256 - alpha)), half = _mm256_set1_epi16(128);
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m256i i0 = _mm256_loadu_si256((const __m256i *)(const void *)(idx + k));
+        __m256i i1 = _mm256_loadu_si256((const __m256i *)(const void *)(idx + k + 8));
+        /* packs interleaves the 128-bit halves; the permute puts the 16 lanes back in order */
+        __m256i keep = _mm256_permute4x64_epi64(
+            _mm256_packs_epi32(_mm256_cmpgt_epi32(zero, i0), _mm256_cmpgt_epi32(zero, i1)), 0xd8);
+        if (_mm256_movemask_epi8(keep) == -1) continue;
+        __m256i y0 = _mm256_i32gather_epi32((const int *)color, _mm256_max_epi32(i0, zero), 4);
+        __m256i y1 = _mm256_i32gather_epi32((const int *)color, _mm256_max_epi32(i1, zero), 4);
+        __m256i y = _mm256_permute4x64_epi64(
+            _mm256_packus_epi32(_mm256_and_si256(y0, _mm256_set1_epi32(255)),
+                                _mm256_and_si256(y1, _mm256_set1_epi32(255))),
+            0xd8);
+        __m256i f = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(void *)(p + k)));
+        __m256i v = _mm256_srli_epi16(
+            _mm256_add_epi16(
+                _mm256_add_epi16(_mm256_mullo_epi16(y, a16), _mm256_mullo_epi16(f, na16)), half),
+            8);
+        v = _mm256_blendv_epi8(v, f, keep);
+        __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0xd8);
+        _mm_storeu_si128((__m128i *)(void *)(p + k), _mm256_castsi256_si128(b));
+    }
+    return k;
+}
+#endif
+
+/* The pixels left after the vector loop, PS bytes each. */
+#define BLEND_TAIL(PS)                                                                             \
+    for (; k < n; k++) {                                                                           \
+        if (idx[k] < 0) continue;                                                                  \
+        guint32 col = color[idx[k]];                                                               \
         guint8 *q = p + (gsize)k * (PS);                                                           \
-        for (int j = 0; j < (PS); j++) q[j] = (guint8)(((guint32)ca[i][j] + na * q[j]) / 255u);    \
+        for (int j = 0; j < (PS); j++)                                                             \
+            q[j] = heat8((guint32)alpha * ((col >> (8 * j)) & 255u) + 128u, na, q[j]);             \
     }
 
-static void blend_row(guint8 *p, int ps, const gint16 *idx, int n, guint16 (*ca)[4], guint32 na)
+/* Pixels [0, n) of one row of ps-byte pixels (ps = 1: a Y plane). color[i] holds the ps bytes
+ * of colormap entry i in the frame's order (alpha or padding bytes 255: they go opaque). */
+static void blend_row(guint8 *p, int ps, const gint32 *idx, int n, const guint32 *color, int alpha)
 {
+    int k = 0;
+    const guint32 na = (guint32)(256 - alpha);
     switch (ps) {
     case 1:
-        BLEND_ROW(1)
+#ifdef __AVX2__
+        k = blend_row1_avx2(p, idx, n, color, alpha);
+#endif
+        BLEND_TAIL(1)
         break;
     case 3:
-        BLEND_ROW(3)
+        BLEND_TAIL(3)
         break;
     default:
-        BLEND_ROW(4)
+#ifdef __AVX2__
+        k = blend_row4_avx2(p, idx, n, color, alpha);
+#endif
+        BLEND_TAIL(4)
         break;
     }
 }
@@ -328,7 +432,7 @@ void ov_heatmap(OvCanvas *c, const OvLut *lut, const float *map, int mh, int mw,
                 float rw, float rh, float alpha, float threshold, OvScratch *s)
 {
     if (!map || mh <= 0 || mw <= 0 || !(rw > 0.f) || !(rh > 0.f)) return;
-    int a = (int)(CLAMP(alpha, 0.f, 1.f) * 255.f + 0.5f);
+    int a = (int)(CLAMP(alpha, 0.f, 1.f) * 256.f + 0.5f);
     if (a == 0) return;
     float sx = (float)mw / rw, sy = (float)mh / rh;
     /* pixels whose centers lie in [rx, rx + rw) × [ry, ry + rh) */
@@ -336,26 +440,24 @@ void ov_heatmap(OvCanvas *c, const OvLut *lut, const float *map, int mh, int mw,
     int y0 = MAX(ov_ceil(ry - 0.5f), 0), y1 = MIN(ov_ceil(ry + rh - 0.5f), c->height);
     if (x0 >= x1 || y0 >= y1) return;
     int n = x1 - x0;
-    grow(s, mw + 1, n + 1);
-    for (int x = x0; x < x1; x++) axis((float)x + 0.5f, rx, sx, mw, &s->x0[x - x0], &s->fx[x - x0]);
+    grow(s, mh * n, n);
+    columns(map, mh, mw, (float)x0 + 0.5f, 1.f, rx, sx, n, s);
 
-    /* the colors premultiplied by alpha, in the frame's byte order (packed RGB) or Y */
-    guint16 ca[256][4];
+    /* the colormap's colors as the frame's bytes (packed RGB) or Y values */
+    guint32 color[256];
     const int ps = c->yuv ? 1 : c->pstride;
     for (int i = 0; i < 256; i++) {
+        guint8 b[4] = {255, 255, 255, 255};
         if (c->yuv) {
-            ca[i][0] = (guint16)(a * lut->yuv[i][0] + 127);
-            continue;
+            b[0] = lut->yuv[i][0];
+        } else {
+            for (int ch = 0; ch < 3; ch++) b[c->off[ch]] = lut->rgb[i][ch];
         }
-        for (int j = 0; j < ps; j++)
-            ca[i][j] = (guint16)(255 * a + 127); /* alpha / padding bytes go opaque */
-        for (int ch = 0; ch < 3; ch++) ca[i][c->off[ch]] = (guint16)(a * lut->rgb[i][ch] + 127);
+        color[i] = b[0] | (guint32)b[1] << 8 | (guint32)b[2] << 16 | (guint32)b[3] << 24;
     }
     for (int y = y0; y < y1; y++) {
-        map_row(map, mh, mw, ry, sy, (float)y + 0.5f, s->row);
-        row_index(s->row, s->x0, s->fx, n, threshold, s->idx);
-        blend_row(c->plane[0] + (gsize)y * c->stride[0] + (gsize)x0 * ps, ps, s->idx, n, ca,
-                  (guint32)(255 - a));
+        row_index(s, mh, n, (float)y + 0.5f, ry, sy, threshold, s->idx);
+        blend_row(c->plane[0] + (gsize)y * c->stride[0] + (gsize)x0 * ps, ps, s->idx, n, color, a);
     }
     if (!c->yuv) return;
 
@@ -364,18 +466,18 @@ void ov_heatmap(OvCanvas *c, const OvLut *lut, const float *map, int mh, int mw,
     int cx0 = MAX(ov_ceil((rx - 1.f) / 2.f), 0), cx1 = MIN(ov_ceil((rx + rw - 1.f) / 2.f), cw);
     int cy0 = MAX(ov_ceil((ry - 1.f) / 2.f), 0), cy1 = MIN(ov_ceil((ry + rh - 1.f) / 2.f), ch);
     if (cx0 >= cx1 || cy0 >= cy1) return;
-    for (int cx = cx0; cx < cx1; cx++)
-        axis((float)(2 * cx + 1), rx, sx, mw, &s->x0[cx - cx0], &s->fx[cx - cx0]);
+    int nc = cx1 - cx0;
+    columns(map, mh, mw, (float)(2 * cx0 + 1), 2.f, rx, sx, nc, s);
+    const guint32 na = (guint32)(256 - a);
     for (int cy = cy0; cy < cy1; cy++) {
-        map_row(map, mh, mw, ry, sy, (float)(2 * cy + 1), s->row);
-        row_index(s->row, s->x0, s->fx, cx1 - cx0, threshold, s->idx);
-        for (int k = 0; k < cx1 - cx0; k++) {
+        row_index(s, mh, nc, (float)(2 * cy + 1), ry, sy, threshold, s->idx);
+        for (int k = 0; k < nc; k++) {
             int i = s->idx[k];
             if (i < 0) continue;
             const guint8 *col = lut->yuv[i];
             guint8 *u = chroma_at(c, cy, cx0 + k, 0), *w = chroma_at(c, cy, cx0 + k, 1);
-            *u = mix8(a, col[1], *u);
-            *w = mix8(a, col[2], *w);
+            *u = heat8((guint32)a * col[1] + 128u, na, *u);
+            *w = heat8((guint32)a * col[2] + 128u, na, *w);
         }
     }
 }

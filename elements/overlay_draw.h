@@ -47,11 +47,11 @@ typedef struct {
 
 /* Buffers reused from frame to frame (grown when needed, freed with ov_scratch_clear). */
 typedef struct {
-    float *row;
+    float *h; /* the map resized along x: one row per map row */
     int *x0;
     float *fx;
-    gint16 *idx;
-    size_t n_row, n_x;
+    gint32 *idx;
+    size_t n_h, n_x;
 } OvScratch;
 
 /* A float coordinate to int pixels, clamped to ±2^24 (NaN: far off the frame), so that any
@@ -85,7 +85,8 @@ void ov_line(OvCanvas *c, float x0, float y0, float x1, float y1, float lw, cons
 
 /* Blends the colormapped map (mh×mw, values in [0,1], NaN = none), bilinearly resized to the
  * frame rectangle (rx, ry, rw, rh), onto the frame:
- *     out = (1 − alpha)·frame + alpha·color(v)   where v ≥ threshold, else the frame. */
+ *     out = (1 − alpha)·frame + alpha·color(v)   where v ≥ threshold, else the frame,
+ * with alpha in 1/256ths and the result rounded to nearest. */
 void ov_heatmap(OvCanvas *c, const OvLut *lut, const float *map, int mh, int mw, float rx, float ry,
                 float rw, float rh, float alpha, float threshold, OvScratch *s);
 

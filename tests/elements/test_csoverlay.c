@@ -376,6 +376,105 @@ static int changed_rgb(const guint8 *out, int w, int x0, int y0, int x1, int y1)
     return n;
 }
 
+/* The vector loops (8 BGRx pixels, 16 Y samples at a time) and the scalar ones (the row's
+ * tail, RGB) must put down the same bytes. The map (5×7, values beyond [0,1] and a NaN) covers
+ * x 2..70 of a frame 60 or 44 wide: each width clips it differently, so columns 34..43 are
+ * drawn by the tail loop at width 44 and by the vector loop at width 60; and RGB (scalar)
+ * must equal BGRx (vector) byte for byte. */
+static guint8 pattern(int x, int y, int c)
+{
+    return (guint8)((x * 37 + y * 91 + c * 53) & 255);
+}
+
+/* The frame's first plane after csoverlay, as an array of w·h·bytes-per-pixel (R,G,B order for
+ * packed formats, Y for I420). */
+static guint8 *heat_plane(const char *fmt, int w, int h)
+{
+    GstHarness *hr = harness(fmt, w, h);
+    g_object_set(hr->element, "alpha", 0.45, "threshold", 0.3, "colormap", CS_COLORMAP_TURBO,
+                 "boxes", FALSE, "labels", FALSE, "keypoints", FALSE, NULL);
+    GstVideoInfo info;
+    gst_video_info_set_format(&info, gst_video_format_from_string(fmt), (guint)w, (guint)h);
+    GstBuffer *b = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&info), NULL);
+    GstVideoFrame f;
+    assert_true(gst_video_frame_map(&f, &info, b, GST_MAP_WRITE));
+    gboolean yuv = GST_VIDEO_INFO_IS_YUV(&info);
+    for (guint pl = 0; pl < GST_VIDEO_FRAME_N_PLANES(&f); pl++) {
+        guint8 *d = GST_VIDEO_FRAME_PLANE_DATA(&f, pl);
+        int st = GST_VIDEO_FRAME_PLANE_STRIDE(&f, pl);
+        for (int y = 0; y < (int)GST_VIDEO_FRAME_COMP_HEIGHT(&f, pl); y++)
+            for (int i = 0; i < st; i++) d[y * st + i] = pattern(i, y, (int)pl);
+    }
+    if (!yuv) { /* packed: the same R, G, B at (x, y) whatever the byte order */
+        guint8 *d = GST_VIDEO_FRAME_PLANE_DATA(&f, 0);
+        int st = GST_VIDEO_FRAME_PLANE_STRIDE(&f, 0), ps = GST_VIDEO_FRAME_COMP_PSTRIDE(&f, 0);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                    d[y * st + x * ps + GST_VIDEO_FRAME_COMP_POFFSET(&f, c)] = pattern(x, y, c);
+    }
+    gst_video_frame_unmap(&f);
+    float map[35];
+    for (int i = 0; i < 35; i++) map[i] = -0.2f + 1.5f * (float)((i * 17) % 35) / 34.f;
+    map[12] = NAN;
+    CsHeatmapMeta *hm = cs_buffer_add_heatmap_meta(b, "gradcam", 1, "cat", 1.f, NULL, 5, 7, map);
+    hm->tensor_width = 68;
+    hm->tensor_height = 36;
+    hm->to_frame = (CsTransform2D){1, 1, 2, 0};
+    assert_int_equal(gst_harness_push(hr, b), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull(hr);
+    assert_true(gst_video_frame_map(&f, &info, out, GST_MAP_READ));
+    int bpp = yuv ? 1 : 3;
+    guint8 *r = g_malloc((gsize)w * h * bpp);
+    const guint8 *d = GST_VIDEO_FRAME_PLANE_DATA(&f, 0);
+    int st = GST_VIDEO_FRAME_PLANE_STRIDE(&f, 0), ps = GST_VIDEO_FRAME_COMP_PSTRIDE(&f, 0);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < bpp; c++)
+                r[(y * w + x) * bpp + c] = d[y * st + x * ps + GST_VIDEO_FRAME_COMP_POFFSET(&f, c)];
+    gst_video_frame_unmap(&f);
+    gst_buffer_unref(out);
+    gst_harness_teardown(hr);
+    return r;
+}
+
+static void test_heatmap_paths(void **state)
+{
+    (void)state;
+    const int wide = 60, narrow = 44, h = 36;
+    const char *fmts[] = {"RGB", "BGRx", "I420"};
+    guint8 *p[3][2];
+    for (int f = 0; f < 3; f++) {
+        p[f][0] = heat_plane(fmts[f], wide, h);
+        p[f][1] = heat_plane(fmts[f], narrow, h);
+    }
+    for (int f = 0; f < 3; f++) {
+        int bpp = f == 2 ? 1 : 3, changed = 0, kept = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < narrow; x++)
+                for (int c = 0; c < bpp; c++) {
+                    guint8 a = p[f][0][(y * wide + x) * bpp + c],
+                           b = p[f][1][(y * narrow + x) * bpp + c];
+                    if (a != b)
+                        fail_msg("%s (%d,%d)[%d]: %d at width %d, %d at width %d", fmts[f], x, y, c,
+                                 a, wide, b, narrow);
+                    guint8 orig = f == 2 ? pattern(x, y, 0) : pattern(x, y, c);
+                    if (a != orig)
+                        changed++;
+                    else
+                        kept++;
+                }
+        /* both the blend and the threshold (and the NaN) were at work */
+        assert_true(changed > 100);
+        assert_true(kept > 20);
+    }
+    assert_memory_equal(p[0][0], p[1][0], (size_t)wide * h * 3); /* RGB (scalar) = BGRx (vector) */
+    for (int f = 0; f < 3; f++) {
+        g_free(p[f][0]);
+        g_free(p[f][1]);
+    }
+}
+
 static void test_labels(void **state)
 {
     (void)state;
@@ -653,9 +752,9 @@ int main(void)
         cmocka_unit_test(test_caps),          cmocka_unit_test(test_passthrough),
         cmocka_unit_test(test_box_rgb),       cmocka_unit_test(test_box_i420),
         cmocka_unit_test(test_heatmap_rgb),   cmocka_unit_test(test_heatmap_i420),
-        cmocka_unit_test(test_labels),        cmocka_unit_test(test_keypoints),
-        cmocka_unit_test(test_garbage_metas), cmocka_unit_test(test_properties),
-        cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_heatmap_paths), cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_keypoints),     cmocka_unit_test(test_garbage_metas),
+        cmocka_unit_test(test_properties),    cmocka_unit_test(test_speed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gst_deinit();

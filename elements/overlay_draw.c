@@ -332,35 +332,70 @@ static inline guint8 heat8(guint32 ca, guint32 na, guint8 q)
 }
 
 #ifdef __AVX2__
-/* Eight 4-byte pixels at a time: gather their colors, blend in 16-bit lanes, keep the frame
- * where idx < 0. Returns how many pixels it did (a multiple of 8). */
-static int blend_row4_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
+/* Eight 4-byte pixels f blended with their colors (the gathered table entries of idx);
+ * pixels whose idx < 0 come back as they were. */
+static inline __m256i blend8_avx2(__m256i f, __m256i i, const guint32 *color, int alpha)
 {
     const __m256i zero = _mm256_setzero_si256(), a16 = _mm256_set1_epi16((short)alpha),
                   na16 = _mm256_set1_epi16((short)(256 - alpha)), half = _mm256_set1_epi16(128);
+    __m256i keep = _mm256_cmpgt_epi32(zero, i);
+    __m256i col = _mm256_i32gather_epi32((const int *)color, _mm256_max_epi32(i, zero), 4);
+    __m256i lo =
+        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpacklo_epi8(col, zero), a16),
+                                          _mm256_mullo_epi16(_mm256_unpacklo_epi8(f, zero), na16)),
+                         half);
+    __m256i hi =
+        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpackhi_epi8(col, zero), a16),
+                                          _mm256_mullo_epi16(_mm256_unpackhi_epi8(f, zero), na16)),
+                         half);
+    __m256i out = _mm256_packus_epi16(_mm256_srli_epi16(lo, 8), _mm256_srli_epi16(hi, 8));
+    return _mm256_blendv_epi8(out, f, keep);
+}
+
+/* All eight idx < 0: nothing to draw. */
+static inline int none8(__m256i i)
+{
+    return _mm256_movemask_ps(_mm256_castsi256_ps(i)) == 0xff;
+}
+
+/* Eight 4-byte pixels at a time. Returns how many pixels it did (a multiple of 8). */
+static int blend_row4_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
+{
     int k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256i i = _mm256_loadu_si256((const __m256i *)(const void *)(idx + k));
-        __m256i keep = _mm256_cmpgt_epi32(zero, i); /* idx < 0 */
-        if (_mm256_movemask_epi8(keep) == -1) continue;
-        __m256i col = _mm256_i32gather_epi32((const int *)color, _mm256_max_epi32(i, zero), 4);
+        if (none8(i)) continue;
         __m256i f = _mm256_loadu_si256((const __m256i *)(void *)(p + 4 * k));
-        __m256i lo = _mm256_add_epi16(
-            _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpacklo_epi8(col, zero), a16),
-                             _mm256_mullo_epi16(_mm256_unpacklo_epi8(f, zero), na16)),
-            half);
-        __m256i hi = _mm256_add_epi16(
-            _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpackhi_epi8(col, zero), a16),
-                             _mm256_mullo_epi16(_mm256_unpackhi_epi8(f, zero), na16)),
-            half);
-        __m256i out = _mm256_packus_epi16(_mm256_srli_epi16(lo, 8), _mm256_srli_epi16(hi, 8));
-        _mm256_storeu_si256((__m256i *)(void *)(p + 4 * k), _mm256_blendv_epi8(out, f, keep));
+        _mm256_storeu_si256((__m256i *)(void *)(p + 4 * k), blend8_avx2(f, i, color, alpha));
     }
     return k;
 }
-#endif
 
-#ifdef __AVX2__
+/* Eight 3-byte pixels at a time, spread to 4 bytes for the blend and packed back. The 32-byte
+ * load reads 8 bytes past the eight pixels, so the loop stops 11 pixels before the end. */
+static int blend_row3_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
+{
+    const __m256i to_lanes = _mm256_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0),
+                  spread = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0,
+                                            1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1),
+                  pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0,
+                                          1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1),
+                  from_lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+    int k = 0;
+    for (; k + 11 <= n; k += 8) {
+        __m256i i = _mm256_loadu_si256((const __m256i *)(const void *)(idx + k));
+        if (none8(i)) continue;
+        guint8 *q = p + 3 * k;
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(void *)q);
+        __m256i f = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(raw, to_lanes), spread);
+        __m256i out = _mm256_permutevar8x32_epi32(
+            _mm256_shuffle_epi8(blend8_avx2(f, i, color, alpha), pack), from_lanes);
+        _mm_storeu_si128((__m128i *)(void *)q, _mm256_castsi256_si128(out));
+        _mm_storel_epi64((__m128i *)(void *)(q + 16), _mm256_extracti128_si256(out, 1));
+    }
+    return k;
+}
+
 /* Sixteen Y samples at a time (I420, NV12), as blend_row4_avx2. */
 static int blend_row1_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
 {
@@ -417,6 +452,9 @@ static void blend_row(guint8 *p, int ps, const gint32 *idx, int n, const guint32
         BLEND_TAIL(1)
         break;
     case 3:
+#ifdef __AVX2__
+        k = blend_row3_avx2(p, idx, n, color, alpha);
+#endif
         BLEND_TAIL(3)
         break;
     default:

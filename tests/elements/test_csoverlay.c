@@ -376,11 +376,11 @@ static int changed_rgb(const guint8 *out, int w, int x0, int y0, int x1, int y1)
     return n;
 }
 
-/* The vector loops (8 BGRx pixels, 16 Y samples at a time) and the scalar ones (the row's
- * tail, RGB) must put down the same bytes. The map (5×7, values beyond [0,1] and a NaN) covers
+/* The vector loops (8 RGB or BGRx pixels, 16 Y samples at a time) and the scalar ones (the
+ * row's tail) must put down the same bytes. The map (5×7, values beyond [0,1] and a NaN) covers
  * x 2..70 of a frame 60 or 44 wide: each width clips it differently, so columns 34..43 are
- * drawn by the tail loop at width 44 and by the vector loop at width 60; and RGB (scalar)
- * must equal BGRx (vector) byte for byte. */
+ * drawn by the tail loop at width 44 and by the vector loop at width 60; and RGB (3-byte
+ * pixels) must equal BGRx (4-byte pixels) byte for byte. */
 static guint8 pattern(int x, int y, int c)
 {
     return (guint8)((x * 37 + y * 91 + c * 53) & 255);
@@ -468,7 +468,7 @@ static void test_heatmap_paths(void **state)
         assert_true(changed > 100);
         assert_true(kept > 20);
     }
-    assert_memory_equal(p[0][0], p[1][0], (size_t)wide * h * 3); /* RGB (scalar) = BGRx (vector) */
+    assert_memory_equal(p[0][0], p[1][0], (size_t)wide * h * 3); /* RGB = BGRx */
     for (int f = 0; f < 3; f++) {
         g_free(p[f][0]);
         g_free(p[f][1]);

@@ -288,12 +288,14 @@ TGT512 static void kernel_avx512(int64_t K, const float *a, int64_t lda, int pac
 static inline void store256(float *cr, __m256 v0, __m256 v1, int n, int accum, int last, float bias,
                             int clamp, __m256 vlo, __m256 vhi)
 {
+    /* a full row takes plain loads and stores: the masked ones are slow on AMD's cores */
+    const int full = n == 16;
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
     const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), idx);
     if (accum) {
-        v0 = _mm256_add_ps(v0, _mm256_maskload_ps(cr, k0));
-        v1 = _mm256_add_ps(v1, _mm256_maskload_ps(cr + 8, k1));
+        v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(cr) : _mm256_maskload_ps(cr, k0));
+        v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(cr + 8) : _mm256_maskload_ps(cr + 8, k1));
     }
     if (last) {
         __m256 vb = _mm256_set1_ps(bias);
@@ -303,6 +305,11 @@ static inline void store256(float *cr, __m256 v0, __m256 v1, int n, int accum, i
             v0 = _mm256_min_ps(_mm256_max_ps(v0, vlo), vhi);
             v1 = _mm256_min_ps(_mm256_max_ps(v1, vlo), vhi);
         }
+    }
+    if (full) {
+        _mm256_storeu_ps(cr, v0);
+        _mm256_storeu_ps(cr + 8, v1);
+        return;
     }
     _mm256_maskstore_ps(cr, k0, v0);
     _mm256_maskstore_ps(cr + 8, k1, v1);

@@ -15,6 +15,10 @@
 #     and right after the chain (the mean of the two medians: the machine drifts);
 #   - the engine's time inside the chain: csinfer's sub-stage csinfer.forward (the plan's forward
 #     pass) or csinfer.explain (the explainer's run);
+#   - the engine alone in the same frames: a third run with csinfer engine-rerun=true, where csinfer
+#     runs each frame's engine work a second time right after the first and times it
+#     (csinfer.rerun): back-to-back runs like `camstream bench`, interleaved frame by frame with
+#     the chain, so a machine whose speed drifts between measurements affects both alike;
 #   - the elements' overhead beyond the engine: (Σ camstream stages − engine time) / engine time,
 #     from the medians (p50) of the stages and of the engine runs, against the engine alone and
 #     against the engine in the chain (the latter leaves out how the rest of the pipeline slows
@@ -103,9 +107,10 @@ for e in csinfer cspublish; do have $e || die "$e is not in the plugin"; done
 source_caps="video/x-raw,width=640,height=480,framerate=30/1"
 src_chain=(videotestsrc is-live=false pattern=ball num-buffers="$frames" ! "$source_caps" ! videoconvert)
 
-# chain EXPLAIN ENDPOINT: the full chain with the elements the plugin has.
+# chain EXPLAIN ENDPOINT [RERUN]: the full chain with the elements the plugin has (RERUN=1:
+# csinfer engine-rerun=true).
 chain() {
-    local explain=$1 endpoint=$2
+    local explain=$1 endpoint=$2 rerun=${3:-0}
     local c=("${src_chain[@]}")
     if have csnormalize; then
         c+=(! csnormalize model="$model")
@@ -114,6 +119,7 @@ chain() {
     fi
     c+=(! csinfer model="$model" threads="$threads")
     [ "$explain" != none ] && c+=(explain="$explain")
+    [ "$rerun" = 1 ] && c+=(engine-rerun=true)
     have cslocalize && [ "$explain" != none ] && c+=(! cslocalize mode=heatmap)
     have csoverlay && c+=(! csoverlay)
     c+=(! cspublish endpoint="$endpoint" stream-id=bench hwm=100000 ! fakesink sync=false)
@@ -134,6 +140,26 @@ engine_ms() {
     fi
 }
 
+# observed SUMMARY PIPELINE...: runs the pipeline with a subscriber that writes SUMMARY; obs_t0
+# and obs_t1: when gst-launch started and ended (ns).
+observed() {
+    local summary=$1 ready=$1.ready
+    shift
+    /usr/bin/python3 "$src/tests/e2e/subscriber.py" --endpoint "$endpoint" --stream bench \
+        --pb-dir "$work/py" --min-messages 1 --summary "$summary" --ready-file "$ready" \
+        --timeout 600 >/dev/null &
+    local sub=$!
+    for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.05; done
+    sleep 0.2
+    obs_t0=$(date +%s%N)
+    gst-launch-1.0 -q "$@" >"$summary.log" 2>&1 ||
+        { cat "$summary.log" >&2; kill $sub; die "pipeline failed"; }
+    obs_t1=$(date +%s%N)
+    sleep 0.5
+    kill -TERM $sub
+    wait $sub || true
+}
+
 echo "pipeline bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), model $model, $frames frames 640x480"
 for explain in $explains; do
     for run in $(seq "$runs"); do
@@ -141,21 +167,9 @@ for explain in $explains; do
         engine_before=$(engine_ms "$explain")
         endpoint=ipc://$work/pub.sock
         summary=$work/summary-$explain-$run.json
-        ready=$work/ready-$explain-$run
         read -r -a pipeline <<<"$(chain "$explain" "$endpoint")"
-        /usr/bin/python3 "$src/tests/e2e/subscriber.py" --endpoint "$endpoint" --stream bench \
-            --pb-dir "$work/py" --min-messages 1 --summary "$summary" --ready-file "$ready" \
-            --timeout 600 >/dev/null &
-        sub=$!
-        for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.05; done
-        sleep 0.2
-        t0=$(date +%s%N)
-        gst-launch-1.0 -q "${pipeline[@]}" >"$work/gst-$explain-$run.log" 2>&1 ||
-            { cat "$work/gst-$explain-$run.log" >&2; kill $sub; die "pipeline failed"; }
-        t1=$(date +%s%N)
-        sleep 0.5
-        kill -TERM $sub
-        wait $sub || true
+        observed "$summary" "${pipeline[@]}"
+        t0=$obs_t0 t1=$obs_t1
         load=$(cut -d' ' -f1 /proc/loadavg)
 
         # Per-element latency from the tracer (a separate, shorter run: tracing costs time).
@@ -163,13 +177,20 @@ for explain in $explains; do
             gst-launch-1.0 -q "${pipeline[@]/num-buffers=$frames/num-buffers=$((frames / 4))}" \
             >/dev/null 2>"$work/trace-$explain-$run.log" || true
 
+        # The engine alone in the same frames (csinfer engine-rerun=true).
+        paired=$work/paired-$explain-$run.json
+        read -r -a pipeline <<<"$(chain "$explain" "$endpoint" 1)"
+        observed "$paired" "${pipeline[@]}"
+
         engine_after=$(engine_ms "$explain")
         /usr/bin/python3 - "$summary" "$work/trace-$explain-$run.log" "$explain" "$frames" \
             "$engine_before" "$engine_after" "$busy" "$load" "$t0" "$t1" "$threads" "$model" \
-            >>"$out" <<'EOF'
+            "$paired" >>"$out" <<'EOF'
 import json, re, sys
-summary, trace, explain, frames, before, after, busy, load, t0, t1, threads, model = sys.argv[1:]
+(summary, trace, explain, frames, before, after, busy, load, t0, t1, threads, model,
+ paired) = sys.argv[1:]
 s = json.load(open(summary))
+ps = json.load(open(paired))["stage_ns"]
 el = {}
 for line in open(trace, errors="replace"):
     m = re.search(r"element-latency, .*element=\(string\)([A-Za-z_]+?)\d*, .*time=\(guint64\)(\d+)", line)
@@ -196,6 +217,11 @@ sub = "csinfer.forward" if "csinfer.forward" in st else "csinfer.explain"
 chain = st[sub]["p50"] if sub in st else float("nan")
 analysis = med("csnormalize") + med("csinfer") + med("cslocalize") + med("cspublish")
 everything = analysis + med("csoverlay")
+# The paired run: its own stages against its csinfer.rerun (cspublish: the tracer's, as above).
+pm = lambda k: ps[k]["p50"] if k in ps else 0.0
+rerun = pm("csinfer.rerun") or float("nan")
+paired_analysis = pm("csnormalize") + pm("csinfer") + pm("cslocalize") + med("cspublish")
+paired_chain = ps[sub]["p50"] if sub in ps else float("nan")
 r = {
     "explain": explain, "frames": int(frames), "messages": s["messages"], "threads": int(threads),
     "model": model, "fps": s["publish_fps"],
@@ -207,6 +233,9 @@ r = {
     "overhead_all_pct": 100.0 * (everything - engine) / engine,
     "engine_chain_stage": sub, "engine_chain_ms": chain / 1e6,
     "overhead_chain_pct": 100.0 * (analysis - chain) / chain,
+    "rerun_ms": rerun / 1e6, "paired_analysis_ms": paired_analysis / 1e6,
+    "paired_chain_ms": paired_chain / 1e6,
+    "overhead_paired_pct": 100.0 * (paired_analysis - rerun) / rerun,
     "latency_ns": s["latency_ns"], "busy": float(busy), "load": float(load),
     "errors": s["errors"][:5],
 }
@@ -221,11 +250,13 @@ for k in ("csinfer.forward", "csinfer.explain"):
     if k in r["stage_ns"]:
         stages += " (%s %.3f)" % (k, r["stage_ns"][k]["p50"] / 1e6)
 print("  explain=%-8s %6.1f fps (wall %5.1f)  p50 ms: %s | engine alone %.3f ms (%.3f, %.3f), "
-      "analysis %.3f ms (%+.0f%%), all %.3f ms (%+.0f%%); beyond the engine in the chain %+.0f%%"
+      "analysis %.3f ms (%+.0f%%), all %.3f ms (%+.0f%%); beyond the engine in the chain %+.0f%%;"
+      " paired: engine rerun %.3f ms (in the chain %.3f), analysis %.3f ms (%+.0f%%)"
       "  busy %.2f load %.2f" % (
       r["explain"], r["fps"], r["wall_fps"], stages, r["engine_ms"], r["engine_before_ms"],
       r["engine_after_ms"], r["analysis_ms"], r["overhead_analysis_pct"], r["all_ms"],
-      r["overhead_all_pct"], r["overhead_chain_pct"], r["busy"], r["load"]))'
+      r["overhead_all_pct"], r["overhead_chain_pct"], r["rerun_ms"], r["paired_chain_ms"],
+      r["paired_analysis_ms"], r["overhead_paired_pct"], r["busy"], r["load"]))'
     done
 done
 
@@ -239,8 +270,8 @@ for r in rows:
     name = os.path.basename(r["model"])
     name = os.path.basename(os.path.dirname(r["model"])) if name == "model.onnx" else os.path.splitext(name)[0]
     by.setdefault((name, r["threads"], r["explain"]), []).append(r)
-print("| model | threads | explain | runs | fps | csnormalize | csinfer (engine) | cslocalize | csoverlay | cspublish | engine alone | overhead: analysis | overhead: all | beyond the engine in the chain | analysis overhead of each run | busy / load |")
-print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+print("| model | threads | explain | runs | fps | csnormalize | csinfer (engine) | cslocalize | csoverlay | cspublish | engine alone | overhead: analysis | overhead: all | beyond the engine in the chain | paired: engine rerun (in the chain) | overhead: paired | analysis overhead of each run | busy / load |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 for (m, t, e), rs in by.items():
     r = sorted(rs, key=lambda r: r["analysis_ms"])[len(rs) // 2]  # the median run by analysis time
     el, st = r["elements_ns"], r["stage_ns"]
@@ -254,10 +285,12 @@ for (m, t, e), rs in by.items():
     eng = med([x["engine_before_ms"] for x in rs] + [x["engine_after_ms"] for x in rs])
     an, al = med([x["analysis_ms"] for x in rs]), med([x["all_ms"] for x in rs])
     ch = med([x["engine_chain_ms"] for x in rs])
-    print("| %s | %s | %s | %d | %.1f | %s | %s | %s | %s | %s | %.3f | %+.0f%% | %+.0f%% | %+.0f%% | %s | %.2f / %.2f |" % (
+    rr, pch = med([x["rerun_ms"] for x in rs]), med([x["paired_chain_ms"] for x in rs])
+    pan = med([x["paired_analysis_ms"] for x in rs])
+    print("| %s | %s | %s | %d | %.1f | %s | %s | %s | %s | %s | %.3f | %+.0f%% | %+.0f%% | %+.0f%% | %.3f (%.3f) | %+.0f%% | %s | %.2f / %.2f |" % (
         m, t or "all", e, len(rs), r["fps"], f("csnormalize"), inf, f("cslocalize"), f("csoverlay"),
         f("cspublish"), eng, 100 * (an - eng) / eng, 100 * (al - eng) / eng,
-        100 * (an - ch) / ch, each, r["busy"], r["load"]))
+        100 * (an - ch) / ch, rr, pch, 100 * (pan - rr) / rr, each, r["busy"], r["load"]))
 print()
 print("Stage columns: p50 / p99 in ms per frame, from CsTimingMeta; ᵗ: from the latency tracer "
       "(the element records no timing). csinfer (engine): the p50 of the engine inside csinfer "
@@ -265,5 +298,8 @@ print("Stage columns: p50 / p99 in ms per frame, from CsTimingMeta; ᵗ: from th
       "load: the median run by analysis time. Engine alone and the overheads: the runs pooled "
       "(medians of the sums over the runs, of all the engine-alone measurements, and of the "
       "engine in the chain); the analysis overhead of each run against its own engine-alone "
-      "measurements is in its own column.")'
+      "measurements is in its own column. Paired: a third run per run with csinfer "
+      "engine-rerun=true: the p50 of csinfer.rerun (the engine alone, back to back, in the same "
+      "frames) with the p50 of the engine in that run in parentheses, and the analysis stages of that run "
+      "against the rerun; runs pooled as above.")'
 fi

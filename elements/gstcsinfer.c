@@ -12,7 +12,8 @@
  *   (#GstCsInfer:target-class, the top-1 by default) at #GstCsInfer:target-layer, every
  *   #GstCsInfer:explain-interval frames;
  * - #CsTimingMeta: the stages "csinfer" (whole element, per frame), "csinfer.forward" (the
- *   model's forward pass) and "csinfer.explain".
+ *   model's forward pass) and "csinfer.explain"; with #GstCsInfer:engine-rerun also
+ *   "csinfer.rerun".
  *
  * The model input comes from a #CsTensorMeta (role INPUT) put on the buffer by csnormalize
  * upstream; it must have the model input's shape (at batch 1 the plan reads it in place,
@@ -89,6 +90,7 @@ enum {
     PROP_TOP_K,
     PROP_LABELS,
     PROP_DECODER,
+    PROP_ENGINE_RERUN,
     PROP_FRAMES,
     PROP_EXPLAINED,
     PROP_EXPLAIN_SKIPPED,
@@ -789,6 +791,25 @@ static void rest_threads(GstCsInfer *self)
     cs_explainer_rest(self->explainer);
 }
 
+/* engine-rerun: the frame's engine work once more, on the same input (its results are the
+ * same and go nowhere), timed as csinfer.rerun. Measured in the same frames as the chain, it
+ * pairs every in-chain run with a back-to-back one, so a benchmark on a machine whose speed
+ * drifts compares like with like (bench/pipeline.sh). */
+static gboolean rerun_engine(GstCsInfer *self, GstBuffer *buf, gboolean explainer, gint cls)
+{
+    cs_error err = {0};
+    cs_explanation r;
+    guint64 t0 = now_ns();
+    cs_status st =
+        explainer ? cs_explain_run(self->explainer, cls, &r, &err) : cs_plan_run(self->plan, &err);
+    if (st != CS_OK) {
+        GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Inference failed"), ("%s", err.msg));
+        return FALSE;
+    }
+    cs_buffer_add_timing(buf, "csinfer.rerun", now_ns() - t0);
+    return TRUE;
+}
+
 /* Runs the model on the n pending frames and moves them to the ready queue. */
 static GstFlowReturn process_pending(GstCsInfer *self)
 {
@@ -799,6 +820,7 @@ static GstFlowReturn process_pending(GstCsInfer *self)
     gint target_class = self->target_class;
     guint interval = MAX(self->explain_interval, 1u);
     guint top_k = self->top_k;
+    gboolean rerun = self->engine_rerun;
     GST_OBJECT_UNLOCK(self);
 
     /* A frame explained in the streaming thread: the explainer's own forward pass serves for
@@ -813,6 +835,7 @@ static GstFlowReturn process_pending(GstCsInfer *self)
                            top_k, TRUE))
             return GST_FLOW_ERROR;
         cs_buffer_add_timing(head->buffer, "csinfer", now_ns() - t0);
+        if (rerun && !rerun_engine(self, head->buffer, TRUE, target_class)) return GST_FLOW_ERROR;
         rest_threads(self);
         return GST_FLOW_OK;
     }
@@ -868,6 +891,9 @@ static GstFlowReturn process_pending(GstCsInfer *self)
         cs_buffer_add_timing(f->buffer, "csinfer", run_ns / n + (now_ns() - f0));
         b++;
     }
+    /* the frame's forward pass again (batch 1: a batch has no per-frame run to repeat) */
+    if (rerun && n == 1 && !rerun_engine(self, head->buffer, FALSE, target_class))
+        ret = GST_FLOW_ERROR;
 done:
     /* The plan's own buffer again before the frame (and its tensor) can go. */
     if (bound) cs_plan_bind_input(self->plan, self->input_index, NULL, NULL);
@@ -1018,6 +1044,9 @@ static void gst_cs_infer_set_property(GObject *object, guint prop_id, const GVal
         g_free(self->decoder_path);
         self->decoder_path = g_value_dup_string(value);
         break;
+    case PROP_ENGINE_RERUN:
+        self->engine_rerun = g_value_get_boolean(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -1063,6 +1092,9 @@ static void gst_cs_infer_get_property(GObject *object, guint prop_id, GValue *va
         break;
     case PROP_DECODER:
         g_value_set_string(value, self->decoder_path);
+        break;
+    case PROP_ENGINE_RERUN:
+        g_value_set_boolean(value, self->engine_rerun);
         break;
     case PROP_FRAMES:
         g_value_set_uint64(value, self->frames);
@@ -1176,6 +1208,16 @@ static void gst_cs_infer_class_init(GstCsInferClass *klass)
         g_param_spec_string("decoder", "Decoder",
                             "explain=pv: ONNX feature decoder from the target layer to an image",
                             NULL, ready));
+    g_object_class_install_property(
+        gobject_class, PROP_ENGINE_RERUN,
+        g_param_spec_boolean(
+            "engine-rerun", "Engine rerun",
+            "Benchmarking aid: right after each frame's engine work (its forward pass, or the "
+            "explainer's run on an explained frame) run it once more on the same input and record "
+            "that time as the CsTimingMeta stage csinfer.rerun: the engine alone, back to back, "
+            "measured in the same frames as the chain. Results are unchanged; csinfer's own cost "
+            "doubles (the rerun is not in its csinfer stage)",
+            FALSE, playing));
     g_object_class_install_property(gobject_class, PROP_FRAMES,
                                     g_param_spec_uint64("frames", "Frames",
                                                         "Frames received since start", 0,

@@ -77,6 +77,7 @@ struct _GstCsInfer {
     guint top_k;
     gchar *labels_path;
     gchar *decoder_path;
+    gboolean engine_rerun;
 
     /* counters (object lock) */
     guint64 frames, explained, explain_skipped, async_replaced;

@@ -268,6 +268,43 @@ static void gradcam_matches_library(void **state)
     gst_harness_teardown(h);
 }
 
+/* engine-rerun: every frame gets a csinfer.rerun stage (the forward pass, or the explainer's
+ * run on an explained frame, once more), outside csinfer's own stage, and the results stay
+ * what they are without it. Off by default: no such stage. */
+static void engine_rerun_stage(void **state)
+{
+    (void)state;
+    int w, hh, cls;
+    float *ref = engine_map(CS_METHOD_GRADCAM, input0->data, &w, &hh, &cls);
+    GstHarness *h = harness_explain("gradcam", "sync", 2);
+    GstBuffer *out = gst_harness_push_and_pull(h, frame_with_tensor(input0->data, 0));
+    assert_true(cs_timing_meta_get(cs_buffer_get_timing_meta(out), "csinfer.rerun") == 0);
+    gst_buffer_unref(out);
+    g_object_set(h->element, "engine-rerun", TRUE, NULL);
+    for (int f = 1; f <= 4; f++) { /* frames 2 and 4 explained, 1 and 3 only classified */
+        out = gst_harness_push_and_pull(h, frame_with_tensor(input0->data, f * GST_MSECOND));
+        CsTimingMeta *tm = cs_buffer_get_timing_meta(out);
+        guint64 rerun = cs_timing_meta_get(tm, "csinfer.rerun");
+        assert_true(rerun > 0);
+        check_classification(out, input0->data);
+        CsHeatmapMeta *hm = cs_buffer_get_heatmap_meta(out);
+        if (f % 2 == 0) {
+            assert_non_null(hm);
+            assert_memory_equal(hm->data, ref, (size_t)w * hh * sizeof(float));
+            assert_true(cs_timing_meta_get(tm, "csinfer.explain") > 0);
+        } else {
+            assert_null(hm);
+            assert_true(cs_timing_meta_get(tm, "csinfer.forward") > 0);
+        }
+        gst_buffer_unref(out);
+    }
+    gboolean on = FALSE;
+    g_object_get(h->element, "engine-rerun", &on, NULL);
+    assert_true(on);
+    g_free(ref);
+    gst_harness_teardown(h);
+}
+
 static void async_result_on_later_buffer(void **state)
 {
     (void)state;
@@ -728,6 +765,7 @@ int main(void)
         cmocka_unit_test(classification_matches_engine),
         cmocka_unit_test(labels_from_file),
         cmocka_unit_test(gradcam_matches_library),
+        cmocka_unit_test(engine_rerun_stage),
         cmocka_unit_test(async_result_on_later_buffer),
         cmocka_unit_test(async_busy_frames_are_skipped),
         cmocka_unit_test(gradcam_async_equals_sync),

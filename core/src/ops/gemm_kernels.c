@@ -62,20 +62,16 @@ size_t cs_conv_gemm_buf_floats(int64_t K, int64_t N)
 
 /* ---- packing B (implicit im2col) ---------------------------------------------------------- */
 
-/* d[0..n) = s[0..n) and d[0..n) = 0 for the short runs of packing (no libc call). */
+/* d[0..n) = s[0..n) and d[0..n) = 0 for the short runs of packing (no libc call). The last
+ * n % 8 floats go one by one: masked loads and stores are slow on AMD's cores, and these runs
+ * (a row of a small feature map, the padding at its edges) are often shorter than 8. */
 static inline void copy_f(float *d, const float *s, int64_t n)
 {
     int64_t j = 0;
 #ifdef CS_HAVE_AVX2
     for (; j + 8 <= n; j += 8) _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j));
-    if (j < n) {
-        const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)),
-                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        _mm256_maskstore_ps(d + j, k, _mm256_maskload_ps(s + j, k));
-    }
-#else
-    for (; j < n; j++) d[j] = s[j];
 #endif
+    for (; j < n; j++) d[j] = s[j];
 }
 
 static inline void zero_f(float *d, int64_t n)
@@ -83,14 +79,8 @@ static inline void zero_f(float *d, int64_t n)
     int64_t j = 0;
 #ifdef CS_HAVE_AVX2
     for (; j + 8 <= n; j += 8) _mm256_storeu_ps(d + j, _mm256_setzero_ps());
-    if (j < n) {
-        const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)),
-                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        _mm256_maskstore_ps(d + j, k, _mm256_setzero_ps());
-    }
-#else
-    for (; j < n; j++) d[j] = 0.f;
 #endif
+    for (; j < n; j++) d[j] = 0.f;
 }
 
 /* d[j] = row[ix0 + j * s] for j < run where the index lies in [0, iw), 0 elsewhere. */

@@ -4,7 +4,6 @@
 #   scripts/install-deps.sh          build + test dependencies, with the oracles the tests run
 #                                    (numpy, onnx, scikit-image, pyzmq, onnxruntime-node)
 #   scripts/install-deps.sh --dev    also the development-time tools (PyTorch exporters, ...)
-#   scripts/install-deps.sh --run    only what building and running the daemon needs
 set -euo pipefail
 
 pkgs=(
@@ -24,15 +23,14 @@ test_pkgs=(
   gstreamer1.0-plugins-base-apps
 )
 dev_pkgs=(python3-torch python3-torchvision clang-format)
-mode=${1:-test}
-case $mode in
-  --run) ;;
-  test) pkgs+=("${test_pkgs[@]}") ;;
-  --dev) pkgs+=("${test_pkgs[@]}" "${dev_pkgs[@]}") ;;
-  *) echo "install-deps: unknown option $mode (--run, --dev)" >&2; exit 2 ;;
+pkgs+=("${test_pkgs[@]}")
+case ${1:-} in
+  "") ;;
+  --dev) pkgs+=("${dev_pkgs[@]}") ;;
+  *) echo "install-deps: unknown option $1 (--dev)" >&2; exit 2 ;;
 esac
-command -v node >/dev/null || [ "$mode" = --run ] || pkgs+=(nodejs npm)
-ort() { [ "$mode" = --run ] || "$(dirname "$0")/install-ort.sh"; }
+command -v node >/dev/null || pkgs+=(nodejs npm)
+ort() { "$(dirname "$0")/install-ort.sh"; }
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -332,24 +332,27 @@ static inline guint8 heat8(guint32 ca, guint32 na, guint8 q)
 }
 
 #ifdef __AVX2__
+/* heat8 on sixteen 16-bit lanes: (c·A + f·(256 − A) + 128) / 256, c and f in 0..255. */
+static inline __m256i heat16_avx2(__m256i c, __m256i f, int alpha)
+{
+    const __m256i a16 = _mm256_set1_epi16((short)alpha),
+                  na16 = _mm256_set1_epi16((short)(256 - alpha)), half = _mm256_set1_epi16(128);
+    return _mm256_srli_epi16(
+        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(c, a16), _mm256_mullo_epi16(f, na16)),
+                         half),
+        8);
+}
+
 /* Eight 4-byte pixels f blended with their colors (the gathered table entries of idx);
  * pixels whose idx < 0 come back as they were. */
 static inline __m256i blend8_avx2(__m256i f, __m256i i, const guint32 *color, int alpha)
 {
-    const __m256i zero = _mm256_setzero_si256(), a16 = _mm256_set1_epi16((short)alpha),
-                  na16 = _mm256_set1_epi16((short)(256 - alpha)), half = _mm256_set1_epi16(128);
+    const __m256i zero = _mm256_setzero_si256();
     __m256i keep = _mm256_cmpgt_epi32(zero, i);
     __m256i col = _mm256_i32gather_epi32((const int *)color, _mm256_max_epi32(i, zero), 4);
-    __m256i lo =
-        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpacklo_epi8(col, zero), a16),
-                                          _mm256_mullo_epi16(_mm256_unpacklo_epi8(f, zero), na16)),
-                         half);
-    __m256i hi =
-        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpackhi_epi8(col, zero), a16),
-                                          _mm256_mullo_epi16(_mm256_unpackhi_epi8(f, zero), na16)),
-                         half);
-    __m256i out = _mm256_packus_epi16(_mm256_srli_epi16(lo, 8), _mm256_srli_epi16(hi, 8));
-    return _mm256_blendv_epi8(out, f, keep);
+    __m256i lo = heat16_avx2(_mm256_unpacklo_epi8(col, zero), _mm256_unpacklo_epi8(f, zero), alpha);
+    __m256i hi = heat16_avx2(_mm256_unpackhi_epi8(col, zero), _mm256_unpackhi_epi8(f, zero), alpha);
+    return _mm256_blendv_epi8(_mm256_packus_epi16(lo, hi), f, keep);
 }
 
 /* All eight idx < 0: nothing to draw. */
@@ -399,8 +402,7 @@ static int blend_row3_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *c
 /* Sixteen Y samples at a time (I420, NV12), as blend_row4_avx2. */
 static int blend_row1_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *color, int alpha)
 {
-    const __m256i zero = _mm256_setzero_si256(), a16 = _mm256_set1_epi16((short)alpha),
-                  na16 = _mm256_set1_epi16((short)(256 - alpha)), half = _mm256_set1_epi16(128);
+    const __m256i zero = _mm256_setzero_si256();
     int k = 0;
     for (; k + 16 <= n; k += 16) {
         __m256i i0 = _mm256_loadu_si256((const __m256i *)(const void *)(idx + k));
@@ -416,11 +418,7 @@ static int blend_row1_avx2(guint8 *p, const gint32 *idx, int n, const guint32 *c
                                 _mm256_and_si256(y1, _mm256_set1_epi32(255))),
             0xd8);
         __m256i f = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(void *)(p + k)));
-        __m256i v = _mm256_srli_epi16(
-            _mm256_add_epi16(
-                _mm256_add_epi16(_mm256_mullo_epi16(y, a16), _mm256_mullo_epi16(f, na16)), half),
-            8);
-        v = _mm256_blendv_epi8(v, f, keep);
+        __m256i v = _mm256_blendv_epi8(heat16_avx2(y, f, alpha), f, keep);
         __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0xd8);
         _mm_storeu_si128((__m128i *)(void *)(p + k), _mm256_castsi256_si128(b));
     }
